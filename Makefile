@@ -1,0 +1,60 @@
+# atoll's two commands: `make up` (the main job) and `make test` (lint, types, every test).
+# Each does its own set-up on a fresh machine: the virtualenv in .venv, the Python
+# dependencies, and the Kubernetes binaries built from pinned Go modules (cached under
+# ~/.cache/atoll, shared by every clone).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: up down status test lint unit integration binaries venv clean help
+
+help:
+	@echo "make up      start the local super-cluster (sets everything up first)"
+	@echo "make test    lint, type checks and every test (sets everything up first)"
+	@echo "make down    stop the local super-cluster"
+	@echo "make lint    ruff, mypy --strict, import layers"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
+		"atoll needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+venv: $(STAMP)
+
+binaries:
+	@hack/build-kube.sh
+
+up: venv binaries
+	$(BIN)/atoll up
+
+down: venv
+	$(BIN)/atoll down
+
+status: venv
+	$(BIN)/atoll status
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy -p atoll
+	$(BIN)/mypy tests bench
+	$(BIN)/lint-imports
+
+unit: venv
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+integration: venv binaries
+	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+test: venv binaries lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
