@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes binaries atoll runs (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kine) from the Go modules pinned under hack/, into the shared cache
+# kube-scheduler, kine) and kubectl for its users from the Go modules pinned under hack/, into the shared cache
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/atoll/kube/<kubernetes version>/bin
 # so every clone on this machine reuses them.
 #
@@ -41,12 +41,12 @@ pins_digest() {
 
 groups=(kube etcd kine)
 declare -A group_binaries=(
-  [kube]="kube-apiserver kube-controller-manager kube-scheduler"
+  [kube]="kube-apiserver kube-controller-manager kube-scheduler kubectl"
   [etcd]="etcd"
   [kine]="kine"
 )
 declare -A group_packages=(
-  [kube]="k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler"
+  [kube]="k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl"
   [etcd]="."
   [kine]="github.com/k3s-io/kine"
 )

@@ -105,7 +105,9 @@ class Client:
 
         decoded = _decode(payload)
         if status >= 400:
-            raise errors.from_status(status, decoded, fallback=payload[:200].decode("replace"))
+            raise errors.from_status(
+                status, decoded, fallback=payload[:200].decode("utf-8", "replace")
+            )
         return decoded
 
     async def get(self, path: str, *, params: Mapping[str, str | int] | None = None) -> KubeObject:
