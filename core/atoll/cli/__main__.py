@@ -1,0 +1,5 @@
+"""`python -m atoll.cli` runs the `atoll` command."""
+
+from atoll.cli import main
+
+main.main()

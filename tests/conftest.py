@@ -1,0 +1,1 @@
+"""Test-wide settings: every test gets a state folder and cache of its own making."""
