@@ -43,7 +43,7 @@ status: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy -p atoll
+	$(BIN)/mypy -p atoll.core -p atoll.local -p atoll.cli -p atoll.operator -p atoll.syncer
 	$(BIN)/mypy tests bench
 	$(BIN)/lint-imports
 

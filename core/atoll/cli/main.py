@@ -9,7 +9,7 @@ import importlib.metadata
 
 import click
 
-from atoll.cli import local
+from atoll.cli import local, processes, virtualclusters
 from atoll.core import logging, paths
 
 
@@ -36,6 +36,15 @@ def version() -> None:
 cli.add_command(local.up)
 cli.add_command(local.down)
 cli.add_command(local.status)
+for command in (
+    virtualclusters.create,
+    virtualclusters.list_,
+    virtualclusters.get,
+    virtualclusters.kubeconfig,
+    virtualclusters.delete,
+    processes.operator,
+):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from atoll.core import binaries
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import config, resources
-from atoll.local import state
+from atoll.local import process, state
 from atoll.local.nodesim import layout
 
 Progress = Callable[[str], None]
@@ -34,15 +34,6 @@ class StartFailed(Exception):
 
 def _quiet(_message: str) -> None:
     return None
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether `pid` is a live process (a zombie waiting to be reaped counts as gone)."""
-    try:
-        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def up(
@@ -107,7 +98,7 @@ def _wait_until_ready(
             if status.phase == "failed":
                 _wait_for_exit(supervisor_pid, timeout=30)
                 raise StartFailed(status.message, status.error_log)
-        if not pid_alive(supervisor_pid):
+        if not process.pid_alive(supervisor_pid):
             raise StartFailed(
                 "the supervisor exited during start-up", _tail(folder.log_file("supervisor"))
             )
@@ -122,7 +113,7 @@ def _wait_until_ready(
 
 def _wait_for_exit(pid: int, timeout: float) -> None:
     give_up = time.monotonic() + timeout
-    while pid_alive(pid) and time.monotonic() < give_up:
+    while process.pid_alive(pid) and time.monotonic() < give_up:
         time.sleep(0.1)
 
 
@@ -134,16 +125,16 @@ def down(folder: state.StateDir, *, timeout: float = 60.0) -> bool:
 
     os.kill(status.supervisor_pid, signal.SIGTERM)
     _wait_for_exit(status.supervisor_pid, timeout)
-    if pid_alive(status.supervisor_pid):
+    if process.pid_alive(status.supervisor_pid):
         # The supervisor leads its own session: take the whole group down.
         os.killpg(status.supervisor_pid, signal.SIGKILL)
 
     # Children die with the supervisor (SIGKILL from the kernel at the latest).
-    leftovers = [pid for pid in status.pids.values() if pid_alive(pid)]
+    leftovers = [pid for pid in status.pids.values() if process.pid_alive(pid)]
     settle = time.monotonic() + 10
     while leftovers and time.monotonic() < settle:
         time.sleep(0.1)
-        leftovers = [pid for pid in leftovers if pid_alive(pid)]
+        leftovers = [pid for pid in leftovers if process.pid_alive(pid)]
     for pid in leftovers:
         os.kill(pid, signal.SIGKILL)
     return True
@@ -174,7 +165,7 @@ async def report(folder: state.StateDir, pool_label: str = layout.POOL_LABEL) ->
     """Components and their processes, plus the nodes and pools as the API sees them."""
     status = folder.read_status() or state.ClusterStatus(phase="stopped")
     running = folder.is_locked()
-    processes = {name: running and pid_alive(pid) for name, pid in status.pids.items()}
+    processes = {name: running and process.pid_alive(pid) for name, pid in status.pids.items()}
 
     nodes: list[NodeReport] = []
     if running and status.phase == "ready":

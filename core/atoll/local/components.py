@@ -33,6 +33,9 @@ def etcd(
     credentials: creds.Credentials,
     data_dir: pathlib.Path,
     ports: dict[str, int],
+    *,
+    member: str = "atoll-super",
+    extra_args: tuple[str, ...] = (),
 ) -> Component:
     client_url = f"https://127.0.0.1:{ports['etcd']}"
     peer_url = f"http://127.0.0.1:{ports['etcd-peer']}"
@@ -40,19 +43,20 @@ def etcd(
         name="etcd",
         argv=(
             str(binary),
-            "--name=atoll-super",
+            f"--name={member}",
             f"--data-dir={data_dir}",
             f"--listen-client-urls={client_url}",
             f"--advertise-client-urls={client_url}",
             f"--listen-peer-urls={peer_url}",
             f"--initial-advertise-peer-urls={peer_url}",
-            f"--initial-cluster=atoll-super={peer_url}",
+            f"--initial-cluster={member}={peer_url}",
             f"--cert-file={credentials.cert('etcd-server')}",
             f"--key-file={credentials.key('etcd-server')}",
             f"--trusted-ca-file={credentials.cert('etcd-ca')}",
             "--client-cert-auth=true",
             "--log-level=warn",
             "--quota-backend-bytes=4294967296",
+            *extra_args,
         ),
         health_url=f"{client_url}/health",
         health_client="apiserver-etcd-client",
@@ -61,9 +65,29 @@ def etcd(
 
 
 def kube_apiserver(
-    binary: pathlib.Path, credentials: creds.Credentials, ports: dict[str, int]
+    binary: pathlib.Path,
+    credentials: creds.Credentials,
+    ports: dict[str, int],
+    *,
+    authorization_modes: str = "Node,RBAC",
+    front_proxy: bool = False,
+    extra_args: tuple[str, ...] = (),
 ) -> Component:
+    """The API server; tenants have no kubelets (no Node authorizer) but a front proxy."""
     port = ports["kube-apiserver"]
+    proxy_args = (
+        (
+            f"--requestheader-client-ca-file={credentials.cert('front-proxy-ca')}",
+            "--requestheader-allowed-names=front-proxy-client",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            f"--proxy-client-cert-file={credentials.cert('front-proxy-client')}",
+            f"--proxy-client-key-file={credentials.key('front-proxy-client')}",
+        )
+        if front_proxy
+        else ()
+    )
     return Component(
         name="kube-apiserver",
         argv=(
@@ -84,12 +108,14 @@ def kube_apiserver(
             # Loopback cannot be published as the `kubernetes` Service's endpoint (the
             # reconciler refuses 127.0.0.0/8), and nothing here could route to it anyway.
             "--endpoint-reconciler-type=none",
-            "--authorization-mode=Node,RBAC",
+            f"--authorization-mode={authorization_modes}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--allow-privileged=true",
             "--enable-priority-and-fairness=true",
             "--profiling=false",
             "--v=1",
+            *proxy_args,
+            *extra_args,
         ),
         health_url=f"https://127.0.0.1:{port}/readyz",
         health_client="admin",
@@ -102,9 +128,23 @@ def kube_controller_manager(
     ports: dict[str, int],
     *,
     node_monitor_grace_period: str = "40s",
+    controllers: str = "*",
+    serving: bool = True,
+    extra_args: tuple[str, ...] = (),
 ) -> Component:
-    port = ports["kube-controller-manager"]
+    """The controller-manager; without `serving` it opens no port (health is its process)."""
     kubeconfig = credentials.kubeconfig("controller-manager")
+    serving_args: tuple[str, ...] = ("--secure-port=0",)
+    health_url = ""
+    if serving:
+        port = ports["kube-controller-manager"]
+        serving_args = (
+            "--bind-address=127.0.0.1",
+            f"--secure-port={port}",
+            f"--tls-cert-file={credentials.cert('controller-manager-serving')}",
+            f"--tls-private-key-file={credentials.key('controller-manager-serving')}",
+        )
+        health_url = f"https://127.0.0.1:{port}/healthz"
     return Component(
         name="kube-controller-manager",
         argv=(
@@ -112,10 +152,7 @@ def kube_controller_manager(
             f"--kubeconfig={kubeconfig}",
             f"--authentication-kubeconfig={kubeconfig}",
             f"--authorization-kubeconfig={kubeconfig}",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={port}",
-            f"--tls-cert-file={credentials.cert('controller-manager-serving')}",
-            f"--tls-private-key-file={credentials.key('controller-manager-serving')}",
+            *serving_args,
             f"--service-account-private-key-file={credentials.service_account_key}",
             f"--root-ca-file={credentials.cert('ca')}",
             f"--cluster-signing-cert-file={credentials.cert('ca')}",
@@ -124,11 +161,38 @@ def kube_controller_manager(
             "--leader-elect=false",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             f"--node-monitor-grace-period={node_monitor_grace_period}",
-            "--controllers=*",
+            f"--controllers={controllers}",
             "--profiling=false",
             "--v=1",
+            *extra_args,
         ),
-        health_url=f"https://127.0.0.1:{port}/healthz",
+        health_url=health_url,
+    )
+
+
+def kine(
+    binary: pathlib.Path,
+    credentials: creds.Credentials,
+    data_dir: pathlib.Path,
+    ports: dict[str, int],
+    *,
+    extra_args: tuple[str, ...] = (),
+) -> Component:
+    """kine on SQLite: the etcd API for one API server, with the same TLS as etcd."""
+    return Component(
+        name="kine",
+        argv=(
+            str(binary),
+            f"--endpoint=sqlite://{data_dir}/state.db?_journal=WAL&cache=shared",
+            f"--listen-address=127.0.0.1:{ports['etcd']}",
+            f"--server-cert-file={credentials.cert('etcd-server')}",
+            f"--server-key-file={credentials.key('etcd-server')}",
+            f"--trusted-ca-file={credentials.cert('etcd-ca')}",
+            "--metrics-bind-address=0",
+            *extra_args,
+        ),
+        # kine serves no plain health endpoint; the API server's readiness covers it.
+        health_url="",
     )
 
 
@@ -173,4 +237,27 @@ def node_simulator(
             "--log-format=json",
         ),
         health_url="",
+    )
+
+
+def operator(
+    credentials: creds.Credentials, state_root: pathlib.Path, ports: dict[str, int]
+) -> Component:
+    """The atoll operator, provisioning tenant control planes as local processes."""
+    port = ports["atoll-operator"]
+    return Component(
+        name="atoll-operator",
+        argv=(
+            sys.executable,
+            "-m",
+            "atoll.cli",
+            "--log-format=json",
+            "operator",
+            f"--kubeconfig={credentials.kubeconfig('admin')}",
+            f"--state-dir={state_root}",
+            "--default-provisioner=process",
+            "--install-crds",
+            f"--liveness=http://127.0.0.1:{port}/healthz",
+        ),
+        health_url=f"http://127.0.0.1:{port}/healthz",
     )

@@ -10,10 +10,23 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from typing import Protocol
 
 import aiohttp
 
-from atoll.local import components, credentials, process
+from atoll.local import components, credentials
+
+
+class Watched(Protocol):
+    """A process being waited on: a `process.ChildProcess` or a registry's record."""
+
+    @property
+    def alive(self) -> bool: ...
+
+    @property
+    def exit_code(self) -> int | None: ...
+
+    def log_tail(self, lines: int = 20) -> list[str]: ...
 
 
 class StartupFailed(Exception):
@@ -37,7 +50,7 @@ def ssl_context_for(
 
 async def wait_healthy(
     component: components.Component,
-    child: process.ChildProcess,
+    child: Watched,
     material: credentials.Credentials,
     *,
     deadline: float,

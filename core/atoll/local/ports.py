@@ -14,6 +14,7 @@ COMPONENT_PORTS = (
     "kube-apiserver",
     "kube-controller-manager",
     "kube-scheduler",
+    "atoll-operator",
 )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import json
+import os
 import pathlib
 import signal
 import subprocess
@@ -92,3 +94,134 @@ class ChildProcess:
         except OSError:
             return []
         return list(tail)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether `pid` is a live process (a zombie waiting to be reaped counts as gone)."""
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def command_line(pid: int) -> list[str]:
+    try:
+        raw = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return raw.decode("utf-8", "replace").split("\0")[:-1]
+
+
+def terminate(pid: int, deadline: float) -> None:
+    """SIGTERM a process we may not be the parent of, SIGKILL it after `deadline` seconds."""
+    for stop_signal, wait in ((signal.SIGTERM, deadline), (signal.SIGKILL, deadline)):
+        try:
+            os.kill(pid, stop_signal)
+        except ProcessLookupError:
+            return
+        give_up = time.monotonic() + wait
+        while pid_alive(pid) and time.monotonic() < give_up:
+            time.sleep(0.05)
+        if not pid_alive(pid):
+            return
+
+
+class Registry:
+    """Processes that outlive their starter, recorded as `<folder>/<name>.json`.
+
+    The operator's process provisioner starts tenant control planes with it: after an
+    operator restart it adopts what still runs instead of starting duplicates, and
+    `atoll down` stops whatever is recorded. A record counts only while the process's
+    command line still equals the recorded one, since pids are reused.
+    """
+
+    def __init__(self, folder: pathlib.Path) -> None:
+        self.folder = folder
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+
+    def _record(self, name: str) -> pathlib.Path:
+        return self.folder / f"{name}.json"
+
+    def running(self, name: str, argv: Sequence[str] | None = None) -> int | None:
+        """The pid of `name` if it runs (with exactly `argv`, when given)."""
+        child = self._children.get(name)
+        if child is not None:
+            child.poll()  # reap it if it exited, so it does not linger as a zombie
+        try:
+            record = json.loads(self._record(name).read_text())
+        except (OSError, ValueError):
+            return None
+        pid = int(record["pid"])
+        if not pid_alive(pid) or command_line(pid) != record["argv"]:
+            return None
+        if argv is not None and list(argv) != record["argv"]:
+            return None
+        return pid
+
+    def start(self, name: str, argv: Sequence[str], log_path: pathlib.Path) -> int:
+        """Start `argv` in the background, its output appended to `log_path`."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as log:
+            log.write(f"\n--- start {time.strftime('%Y-%m-%dT%H:%M:%S')} ---\n".encode())
+            log.flush()
+            child = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                close_fds=True,
+            )
+        self._children[name] = child
+        scratch = self._record(name).with_suffix(".tmp")
+        scratch.write_text(json.dumps({"pid": child.pid, "argv": list(argv)}))
+        scratch.replace(self._record(name))
+        return child.pid
+
+    def stop(self, name: str, deadline: float = 10.0) -> None:
+        pid = self.running(name)
+        if pid is not None:
+            terminate(pid, deadline)
+        child = self._children.pop(name, None)
+        if child is not None:
+            child.poll()
+        self._record(name).unlink(missing_ok=True)
+
+    def watch(self, name: str, log_path: pathlib.Path) -> RecordedProcess:
+        """A view of `name` that health checks can wait on."""
+        return RecordedProcess(self, name, log_path)
+
+    def names(self) -> list[str]:
+        return sorted(path.stem for path in self.folder.glob("*.json"))
+
+    def stop_all(self, deadline: float = 10.0) -> None:
+        for name in reversed(self.names()):
+            self.stop(name, deadline)
+
+
+def stop_registered(root: pathlib.Path, deadline: float = 10.0) -> None:
+    """Stop every process recorded in any registry folder below `root`."""
+    for folder in sorted({record.parent for record in root.glob("**/run/*.json")}):
+        Registry(folder).stop_all(deadline)
+
+
+class RecordedProcess:
+    """A registry's process seen as something to wait on: alive, exit code, last words."""
+
+    def __init__(self, registry: Registry, name: str, log_path: pathlib.Path) -> None:
+        self._registry = registry
+        self.name = name
+        self.log_path = log_path
+
+    @property
+    def alive(self) -> bool:
+        return self._registry.running(self.name) is not None
+
+    @property
+    def exit_code(self) -> int | None:
+        child = self._registry._children.get(self.name)
+        return child.poll() if child is not None else None
+
+    def log_tail(self, lines: int = 20) -> list[str]:
+        return ChildProcess(self.name, [], self.log_path).log_tail(lines)

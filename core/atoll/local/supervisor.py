@@ -115,6 +115,7 @@ class Supervisor:
             components.node_simulator(
                 self.material, self.status.pools, self.folder.nodesim_control, self.pool_label
             ),
+            components.operator(self.material, self.folder.root, chosen),
         ]
 
     async def _start_all(self, plan: list[components.Component]) -> None:
@@ -203,6 +204,8 @@ class Supervisor:
         for name in reversed(list(self.children)):
             log.info("stopping", component=name)
             self.children[name].stop(STOP_DEADLINE)
+        # Tenant control planes outlive an operator restart, not the whole cluster.
+        process.stop_registered(self.folder.root / "vc", STOP_DEADLINE)
 
 
 def _is_ready(node: kube_client.KubeObject) -> bool:

@@ -50,7 +50,8 @@ class ControlPlanePlan:
 
     @property
     def minor(self) -> tuple[int, int]:
-        return parse_version(self.kubernetes_version)[:2]  # type: ignore[return-value]
+        major, minor, _ = parse_version(self.kubernetes_version)
+        return major, minor
 
 
 class PlanError(Exception):

@@ -32,6 +32,10 @@ class Provisioner(Protocol):
 
     name: str
 
+    def check(self, plan: plans.ControlPlanePlan) -> None:
+        """Raise `ProvisionerError` if `plan` cannot be provisioned; touches nothing."""
+        ...
+
     async def ensure(
         self, plan: plans.ControlPlanePlan, material: tenant_pki.TenantPki
     ) -> ControlPlaneStatus:

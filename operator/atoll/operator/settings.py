@@ -1,0 +1,31 @@
+"""The operator's settings: defaults for VirtualClusters and where things go.
+
+Read once from the command line (and environment) by `atoll operator`; passed down to the
+reconciler and the provisioners, never read from globals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import pathlib
+
+from atoll.local.nodesim import layout
+from atoll.operator import plan as plans
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Operator-wide choices; every one has a command-line flag."""
+
+    state_dir: pathlib.Path
+    default_provisioner: plans.ProvisionerName = "process"
+    renew_before: datetime.timedelta = datetime.timedelta(days=30)
+    pool_label: str = layout.POOL_LABEL
+    health_interval: float = 30.0
+    ready_deadline: float = 90.0
+
+    @property
+    def process_root(self) -> pathlib.Path:
+        """Where the process provisioner keeps tenant control planes."""
+        return self.state_dir / "vc"
