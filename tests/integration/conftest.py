@@ -7,41 +7,21 @@ kube-controller-manager and kube-scheduler are the pinned binaries, nodes are si
 
 from __future__ import annotations
 
-import dataclasses
-import pathlib
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
 
 from atoll.core.kube import client as kube_client
-from atoll.core.kube import config
-from atoll.local import cluster, state
-
-POOLS = "cloud:1,edge-a:2,edge-b:2"
-
-
-@dataclasses.dataclass(frozen=True)
-class SuperCluster:
-    folder: state.StateDir
-    access: config.ClusterAccess
-
-    @property
-    def kubeconfig(self) -> pathlib.Path:
-        return self.folder.kubeconfig
-
-
-def start_cluster(root: pathlib.Path, pools: str = POOLS) -> SuperCluster:
-    """Start a local super-cluster in `root` the way `atoll up` does."""
-    folder = state.StateDir(root)
-    cluster.up(folder, pools=pools, timeout=240)
-    return SuperCluster(folder=folder, access=config.load_kubeconfig(folder.kubeconfig))
+from atoll.local import cluster
+from support import cluster as support_cluster
 
 
 @pytest.fixture(scope="session")
-def super_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SuperCluster]:
-    root = tmp_path_factory.mktemp("super")
-    started = start_cluster(root)
+def super_cluster(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[support_cluster.SuperCluster]:
+    started = support_cluster.start_cluster(tmp_path_factory.mktemp("super"))
     try:
         yield started
     finally:
@@ -49,6 +29,6 @@ def super_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SuperClu
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def api(super_cluster: SuperCluster) -> AsyncIterator[kube_client.Client]:
+async def api(super_cluster: support_cluster.SuperCluster) -> AsyncIterator[kube_client.Client]:
     async with kube_client.Client(super_cluster.access) as client:
         yield client

@@ -14,7 +14,8 @@ import pytest
 from atoll.core import binaries
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import config, resources
-from atoll.local import cluster, state
+from atoll.local import cluster, process, state
+from support import cluster as support_cluster
 
 pytestmark = [pytest.mark.cluster]
 
@@ -59,8 +60,10 @@ async def write_configmap(folder: state.StateDir, namespace: str, name: str) -> 
         )
 
 
-def test_cli_up_on_a_running_state_dir_says_so_and_fails(super_cluster: object) -> None:
-    folder = super_cluster.folder  # type: ignore[attr-defined]
+def test_cli_up_on_a_running_state_dir_says_so_and_fails(
+    super_cluster: support_cluster.SuperCluster,
+) -> None:
+    folder = super_cluster.folder
 
     result = atoll_cli("up", f"--state-dir={folder.root}")
 
@@ -69,8 +72,8 @@ def test_cli_up_on_a_running_state_dir_says_so_and_fails(super_cluster: object) 
     assert folder.is_locked()
 
 
-def test_cli_status_shows_components_and_pools(super_cluster: object) -> None:
-    folder = super_cluster.folder  # type: ignore[attr-defined]
+def test_cli_status_shows_components_and_pools(super_cluster: support_cluster.SuperCluster) -> None:
+    folder = super_cluster.folder
 
     result = atoll_cli("status", f"--state-dir={folder.root}", "-o", "json")
 
@@ -91,7 +94,7 @@ def test_down_leaves_nothing_running_and_up_keeps_data(tmp_path: pathlib.Path) -
 
     assert result.returncode == 0, result.stderr
     assert not folder.is_locked()
-    assert [pid for pid in first_processes if cluster.pid_alive(pid)] == []
+    assert [pid for pid in first_processes if process.pid_alive(pid)] == []
 
     # Someone else takes the API server's port meanwhile: the restart must pick another.
     with socket.socket() as squatter:
@@ -135,7 +138,7 @@ def test_component_dying_at_start_stops_the_others(
     assert status is not None
     assert status.phase == "failed"
     assert "etcd" in status.pids
-    assert not cluster.pid_alive(status.pids["etcd"])
+    assert not process.pid_alive(status.pids["etcd"])
     assert not folder.is_locked()
 
 

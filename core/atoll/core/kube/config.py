@@ -61,15 +61,30 @@ def _data_or_file(entry: dict[str, Any], key: str, base: pathlib.Path) -> bytes 
 def load_kubeconfig(path: pathlib.Path, context: str | None = None) -> ClusterAccess:
     """Read one context (the current one by default) of a kubeconfig file."""
     try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as error:
+        text = path.read_text()
+    except OSError as error:
         raise KubeconfigError(f"cannot read kubeconfig {path}: {error}") from error
+    return parse_kubeconfig(text, context, base=path.parent, source=str(path))
+
+
+def parse_kubeconfig(
+    text: str,
+    context: str | None = None,
+    *,
+    base: pathlib.Path | None = None,
+    source: str = "kubeconfig",
+) -> ClusterAccess:
+    """One context of a kubeconfig document; file references are relative to `base`."""
+    try:
+        document = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise KubeconfigError(f"cannot parse {source}: {error}") from error
 
     context_name = context or document.get("current-context")
     contexts = {item["name"]: item["context"] for item in document.get("contexts") or []}
     if context_name not in contexts:
         known = ", ".join(sorted(contexts)) or "none"
-        raise KubeconfigError(f"context {context_name!r} not in {path} (contexts: {known})")
+        raise KubeconfigError(f"context {context_name!r} not in {source} (contexts: {known})")
     selected = contexts[context_name]
 
     clusters = {item["name"]: item["cluster"] for item in document.get("clusters") or []}
@@ -77,17 +92,17 @@ def load_kubeconfig(path: pathlib.Path, context: str | None = None) -> ClusterAc
     cluster = clusters.get(selected.get("cluster"))
     user = users.get(selected.get("user"), {})
     if cluster is None or "server" not in cluster:
-        raise KubeconfigError(f"context {context_name!r} in {path} names no usable cluster")
+        raise KubeconfigError(f"context {context_name!r} in {source} names no usable cluster")
 
-    base = path.parent
-    ca_pem = _data_or_file(cluster, "certificate-authority", base)
+    folder = base or pathlib.Path.cwd()
+    ca_pem = _data_or_file(cluster, "certificate-authority", folder)
     if ca_pem is None:
-        raise KubeconfigError(f"cluster of context {context_name!r} in {path} has no CA")
+        raise KubeconfigError(f"cluster of context {context_name!r} in {source} has no CA")
     return ClusterAccess(
         server=str(cluster["server"]).rstrip("/"),
         ca_pem=ca_pem,
-        client_cert_pem=_data_or_file(user, "client-certificate", base),
-        client_key_pem=_data_or_file(user, "client-key", base),
+        client_cert_pem=_data_or_file(user, "client-certificate", folder),
+        client_key_pem=_data_or_file(user, "client-key", folder),
         token=user.get("token"),
     )
 

@@ -1,0 +1,1 @@
+"""Helpers shared by atoll's tests (on pytest's pythonpath as `support`)."""
