@@ -31,8 +31,16 @@ venv: $(STAMP)
 binaries:
 	@hack/build-kube.sh
 
+# The local super-cluster with its operator, and a first VirtualCluster on an edge pool.
 up: venv binaries
 	$(BIN)/atoll up
+	$(BIN)/atoll create demo --pools edge-a --exist-ok --wait
+	@$(BIN)/atoll kubeconfig demo -o "$${ATOLL_STATE_DIR:-$${XDG_STATE_HOME:-$$HOME/.local/state}/atoll}/demo.kubeconfig" >/dev/null
+	@echo
+	@echo "Super-cluster (admin):   export KUBECONFIG=$${ATOLL_STATE_DIR:-$${XDG_STATE_HOME:-$$HOME/.local/state}/atoll}/super.kubeconfig"
+	@echo "Tenant 'demo':           export KUBECONFIG=$${ATOLL_STATE_DIR:-$${XDG_STATE_HOME:-$$HOME/.local/state}/atoll}/demo.kubeconfig"
+	@echo "kubectl:                 export PATH=$$(hack/build-kube.sh --print-dir):\$$PATH"
+	@echo "Try: kubectl get nodes -L apps.openyurt.io/nodepool   (super)   kubectl get ns   (tenant)"
 
 down: venv
 	$(BIN)/atoll down

@@ -104,6 +104,18 @@ async def _get_or_none(api: kube_client.Client, path: str) -> dict[str, Any] | N
         return None
 
 
+async def _create_or_keep(
+    api: kube_client.Client, namespace: str, body: dict[str, Any], exist_ok: bool
+) -> bool:
+    try:
+        await api.create(atoll_api.VIRTUALCLUSTERS.path(namespace), body)
+    except errors.AlreadyExists:
+        if not exist_ok:
+            raise
+        return False
+    return True
+
+
 def wait_for_phase(
     access: config.ClusterAccess, namespace: str, name: str, wanted: set[str], timeout: float
 ) -> dict[str, Any] | None:
@@ -151,6 +163,7 @@ def wait_for_phase(
     default=None,
     help="Tenant datastore [default: etcd].",
 )
+@click.option("--exist-ok", is_flag=True, help="Succeed if it already exists.")
 @click.option("--wait/--no-wait", default=False, help="Return once it is Running.")
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait.")
 def create(
@@ -163,6 +176,7 @@ def create(
     default_pool: str | None,
     provisioner: str | None,
     datastore: str | None,
+    exist_ok: bool,
     wait: bool,
     timeout: float,
 ) -> None:
@@ -177,8 +191,8 @@ def create(
         provisioner=provisioner,
         datastore=datastore,
     )
-    run_api(access, lambda api: api.create(atoll_api.VIRTUALCLUSTERS.path(namespace), body))
-    output.stderr.print(f"virtualcluster {namespace}/{name} created")
+    created = run_api(access, lambda api: _create_or_keep(api, namespace, body, exist_ok))
+    output.stderr.print(f"virtualcluster {namespace}/{name} {'created' if created else 'exists'}")
     if wait:
         wait_for_phase(access, namespace, name, {"Running"}, timeout)
         output.stderr.print(
