@@ -12,43 +12,14 @@ Run: .venv/bin/python bench/local_up.py [--rounds 5]
 from __future__ import annotations
 
 import argparse
-import asyncio
 import pathlib
 import shutil
 import statistics
 import tempfile
 import time
 
-from atoll.core import binaries
-from atoll.local import cluster, components, credentials, health, ports, process, state
-
-
-async def start_bare(root: pathlib.Path) -> float:
-    """etcd + kube-apiserver by hand, timed from the first process to /readyz."""
-    folder = state.StateDir(root)
-    folder.prepare()
-    found = binaries.find_all()
-    material = credentials.ensure(folder.pki)
-    chosen = ports.allocate({})
-    plan = [
-        components.etcd(found["etcd"], material, folder.etcd_data, chosen),
-        components.kube_apiserver(found["kube-apiserver"], material, chosen),
-    ]
-
-    children: list[process.ChildProcess] = []
-    started = time.monotonic()
-    try:
-        for component in plan:
-            child = process.ChildProcess(
-                component.name, component.argv, folder.log_file(component.name)
-            )
-            children.append(child)
-            child.start()
-            await health.wait_healthy(component, child, material, deadline=120)
-        return time.monotonic() - started
-    finally:
-        for child in reversed(children):
-            child.stop()
+import common
+from atoll.local import cluster, state
 
 
 def timed_up(folder: state.StateDir) -> float:
@@ -62,20 +33,7 @@ def resident_memory(folder: state.StateDir) -> dict[str, float]:
     status = folder.read_status()
     assert status is not None
     pids = {"supervisor": status.supervisor_pid, **status.pids}
-    sizes: dict[str, float] = {}
-    for name, pid in pids.items():
-        for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                sizes[name] = int(line.split()[1]) / 1024
-    return sizes
-
-
-def summary(label: str, samples: list[float], baseline: float) -> str:
-    median = statistics.median(samples)
-    return (
-        f"{label:<9} median {median:6.2f} s   max {max(samples):6.2f} s   "
-        f"ratio to baseline {median / baseline:5.2f}x"
-    )
+    return {name: common.rss_mib(pid) for name, pid in pids.items()}
 
 
 def main() -> None:
@@ -90,7 +48,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="atoll-bench-") as scratch:
         for round_number in range(options.rounds):
             root = pathlib.Path(scratch) / f"round-{round_number}"
-            bare.append(asyncio.run(start_bare(root / "bare")))
+            bare.append(common.bare_start(root / "bare"))
 
             folder = state.StateDir(root / "atoll")
             fresh.append(timed_up(folder))
@@ -106,8 +64,8 @@ def main() -> None:
         f"baseline  median {baseline:6.2f} s   max {max(bare):6.2f} s   "
         "(etcd + kube-apiserver, bare)"
     )
-    print(summary("fresh", fresh, baseline))
-    print(summary("warm", warm, baseline))
+    print(common.summary("fresh", fresh, baseline))
+    print(common.summary("warm", warm, baseline))
     print("resident memory after a warm start (MiB):")
     for name, size in sorted(memory.items(), key=lambda item: -item[1]):
         print(f"  {name:<24} {size:7.1f}")

@@ -34,7 +34,10 @@ def fit(name: str, limit: int = MAX_NAME) -> str:
 
 def cluster_root(vc_namespace: str, vc_name: str, vc_uid: str) -> str:
     """The control-plane namespace of a VirtualCluster, prefix of all its namespaces."""
-    return fit(f"{vc_namespace}-{vc_name}-{short_hash(vc_uid)}", limit=MAX_NAME - 10)
+    # A VirtualCluster's name may hold dots (it is a DNS subdomain); a namespace may not.
+    # The uid's hash keeps the root unique whatever the rewriting merges.
+    label_name = vc_name.replace(".", "-")
+    return fit(f"{vc_namespace}-{label_name}-{short_hash(vc_uid)}", limit=MAX_NAME - 10)
 
 
 def kubeconfig_secret(vc_name: str) -> str:

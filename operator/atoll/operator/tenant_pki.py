@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime
 import ipaddress
+import urllib.parse
 
 from atoll.core import pki
 from atoll.operator import plan as plans
@@ -43,15 +44,21 @@ def api_server_names(
     ips = ["127.0.0.1", "10.96.0.1"]
     extra = list(plan.cert_sans)
     if plan.endpoint:
-        extra.append(
-            plan.endpoint.rsplit(":", 1)[0] if plan.endpoint.count(":") == 1 else plan.endpoint
-        )
+        # "host", "host:port", "[v6]" or "[v6]:port": the host part is what must match.
+        extra.append(_endpoint_host(plan.endpoint))
     for name in extra:
         try:
             ips.append(str(ipaddress.ip_address(name.strip("[]"))))
         except ValueError:
             dns.append(name)
     return tuple(dict.fromkeys(dns)), tuple(dict.fromkeys(ips))
+
+
+def _endpoint_host(endpoint: str) -> str:
+    try:
+        return str(ipaddress.ip_address(endpoint))  # a bare address, IPv6 without brackets too
+    except ValueError:
+        return urllib.parse.urlsplit(f"//{endpoint}").hostname or endpoint
 
 
 def leaf_specs(plan: plans.ControlPlanePlan) -> dict[str, tuple[str, pki.CertSpec]]:
