@@ -43,6 +43,7 @@ for command in (
     virtualclusters.kubeconfig,
     virtualclusters.delete,
     processes.operator,
+    processes.syncer,
 ):
     cli.add_command(command)
 

@@ -1,4 +1,7 @@
-"""`atoll operator`: the long-running processes, started from the command line."""
+"""`atoll operator` and `atoll syncer`: the long-running processes, from the command line.
+
+Both serve Prometheus metrics when given `--metrics-port`.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +10,37 @@ import datetime
 import pathlib
 
 import click
+import prometheus_client
 
 from atoll.core import paths
+from atoll.core.kube import config
 from atoll.local.nodesim import layout
 from atoll.operator import main as operator_main
 from atoll.operator import settings as operator_settings
 
-
-@click.command()
-@click.option(
+KUBECONFIG_OPTION = click.option(
     "--kubeconfig",
     type=click.Path(dir_okay=False, path_type=pathlib.Path),
     envvar="KUBECONFIG",
     required=True,
     help="Super-cluster kubeconfig.",
 )
+POOL_LABEL_OPTION = click.option(
+    "--pool-label",
+    default=layout.POOL_LABEL,
+    show_default=True,
+    help="Node label that names a node's pool.",
+)
+METRICS_OPTION = click.option(
+    "--metrics-port",
+    default=0,
+    show_default=True,
+    help="Serve Prometheus metrics on this port (0: off).",
+)
+
+
+@click.command()
+@KUBECONFIG_OPTION
 @click.option(
     "--state-dir",
     type=click.Path(file_okay=False, path_type=pathlib.Path),
@@ -49,18 +68,20 @@ from atoll.operator import settings as operator_settings
     metavar="URL",
     help="Serve liveness on this URL, e.g. http://0.0.0.0:8080/healthz.",
 )
-@click.option(
-    "--pool-label",
-    default=layout.POOL_LABEL,
-    show_default=True,
-    help="Node label that names a node's pool.",
-)
+@POOL_LABEL_OPTION
 @click.option(
     "--renew-before-days",
     default=30,
     show_default=True,
     help="Renew tenant certificates this many days before they expire.",
 )
+@click.option(
+    "--embedded-syncer/--no-embedded-syncer",
+    default=True,
+    show_default=True,
+    help="Run the syncer in the operator's process.",
+)
+@METRICS_OPTION
 def operator(
     *,
     kubeconfig: pathlib.Path,
@@ -70,8 +91,11 @@ def operator(
     liveness: str | None,
     pool_label: str,
     renew_before_days: int,
+    embedded_syncer: bool,
+    metrics_port: int,
 ) -> None:
     """Run the VirtualCluster operator (until SIGTERM)."""
+    _serve_metrics(metrics_port)
     settings = operator_settings.Settings(
         state_dir=(state_dir or paths.state_dir()).expanduser().resolve(),
         default_provisioner="kubernetes" if default_provisioner == "kubernetes" else "process",
@@ -79,5 +103,67 @@ def operator(
         pool_label=pool_label,
     )
     asyncio.run(
-        operator_main.run(kubeconfig, settings, install_crds=install_crds, liveness=liveness)
+        operator_main.run(
+            kubeconfig,
+            settings,
+            install_crds=install_crds,
+            liveness=liveness,
+            embedded_syncer=embedded_syncer,
+        )
     )
+
+
+@click.command()
+@KUBECONFIG_OPTION
+@click.option(
+    "--shards",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 1024),
+    help="How many syncer processes split the VirtualClusters between them.",
+)
+@click.option(
+    "--shard",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 1023),
+    help="Which one this is: it serves the VirtualClusters whose uid hashes to it.",
+)
+@click.option(
+    "--patrol-interval",
+    default=60.0,
+    show_default=True,
+    help="Seconds between full comparisons that repair drift and remove orphans.",
+)
+@POOL_LABEL_OPTION
+@METRICS_OPTION
+def syncer(
+    *,
+    kubeconfig: pathlib.Path,
+    shards: int,
+    shard: int,
+    patrol_interval: float,
+    pool_label: str,
+    metrics_port: int,
+) -> None:
+    """Run the syncer alone (next to an operator started with --no-embedded-syncer)."""
+    if shard >= shards:
+        raise click.BadParameter(
+            f"--shard {shard} must be below --shards {shards}", param_hint="--shard"
+        )
+    _serve_metrics(metrics_port)
+    access = config.load_kubeconfig(kubeconfig)
+    asyncio.run(
+        operator_main.run_syncer(
+            access,
+            pool_label=pool_label,
+            shards=shards,
+            shard=shard,
+            patrol_interval=patrol_interval,
+        )
+    )
+
+
+def _serve_metrics(port: int) -> None:
+    if port:
+        prometheus_client.start_http_server(port)

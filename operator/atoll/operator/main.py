@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import pathlib
 from typing import Any
@@ -19,16 +20,20 @@ from atoll.core.kube import client as kube_client
 from atoll.core.kube import config
 from atoll.operator import handlers, install, reconciler  # noqa: F401 - handlers register
 from atoll.operator import settings as operator_settings
-from atoll.operator.provisioners import base, process
+from atoll.operator.provisioners import base, kubernetes, process
+from atoll.syncer import engine as syncer_engine
 
 PEERING = "atoll"
 
 
-def provisioners(settings: operator_settings.Settings) -> dict[str, base.Provisioner]:
+def provisioners(
+    api: kube_client.Client, settings: operator_settings.Settings
+) -> dict[str, base.Provisioner]:
     return {
         "process": process.ProcessProvisioner(
             settings.process_root, ready_deadline=settings.ready_deadline
         ),
+        "kubernetes": kubernetes.KubernetesProvisioner(api),
     }
 
 
@@ -69,21 +74,59 @@ async def run(
     install_crds: bool,
     liveness: str | None = None,
     stop: asyncio.Event | None = None,
+    embedded_syncer: bool = True,
 ) -> None:
-    """Serve until `stop` is set (or the process is signalled)."""
+    """Serve until `stop` is set (or the process is signalled).
+
+    With `embedded_syncer` (the local default), the syncer runs in this process too, on a
+    connection pool of its own.
+    """
     access = config.load_kubeconfig(kubeconfig)
     _configure(access)
     async with kube_client.Client(access, user_agent="atoll-operator") as api:
         if install_crds:
             await install.install(api)
         context = reconciler.Context(
-            api=api, settings=settings, provisioners=provisioners(settings)
+            api=api, settings=settings, provisioners=provisioners(api, settings)
         )
-        await kopf.operator(
-            clusterwide=True,
-            memo=kopf.Memo(context=context),
-            liveness_endpoint=liveness,
-            stop_flag=stop,
-            peering_name=PEERING,
-            standalone=False,
+        syncing = (
+            asyncio.create_task(run_syncer(access, pool_label=settings.pool_label))
+            if embedded_syncer
+            else None
         )
+        try:
+            await kopf.operator(
+                clusterwide=True,
+                memo=kopf.Memo(context=context),
+                liveness_endpoint=liveness,
+                stop_flag=stop,
+                peering_name=PEERING,
+                standalone=False,
+            )
+        finally:
+            if syncing is not None:
+                syncing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await syncing
+
+
+async def run_syncer(
+    access: config.ClusterAccess,
+    *,
+    pool_label: str,
+    shards: int = 1,
+    shard: int = 0,
+    patrol_interval: float = 60.0,
+) -> None:
+    """The syncer alone, on its own connection pool to the super-cluster."""
+    async with kube_client.Client(
+        access, user_agent="atoll-syncer", max_connections=128
+    ) as super_api:
+        engine = syncer_engine.Engine(
+            super_api,
+            shards=shards,
+            shard=shard,
+            pool_label=pool_label,
+            patrol_interval=patrol_interval,
+        )
+        await engine.run()

@@ -23,7 +23,7 @@ def example(name: str) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all((EXAMPLES / name).read_text()) if doc]
 
 
-def test_every_example_is_covered_here() -> None:
+async def test_every_example_is_covered_here() -> None:
     covered = {
         "minimal.yaml",
         "edge.yaml",

@@ -52,6 +52,9 @@ SERVICEACCOUNTS = Resource("", "v1", "serviceaccounts", namespaced=True, kind="S
 PVCS = Resource("", "v1", "persistentvolumeclaims", namespaced=True, kind="PersistentVolumeClaim")
 PVS = Resource("", "v1", "persistentvolumes", namespaced=False, kind="PersistentVolume")
 EVENTS = Resource("", "v1", "events", namespaced=True, kind="Event")
+STORAGECLASSES = Resource(
+    "storage.k8s.io", "v1", "storageclasses", namespaced=False, kind="StorageClass"
+)
 LEASES = Resource("coordination.k8s.io", "v1", "leases", namespaced=True, kind="Lease")
 DEPLOYMENTS = Resource("apps", "v1", "deployments", namespaced=True, kind="Deployment")
 STATEFULSETS = Resource("apps", "v1", "statefulsets", namespaced=True, kind="StatefulSet")

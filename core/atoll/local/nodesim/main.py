@@ -1,10 +1,11 @@
 """The node simulator's entry point: command line, wiring, and a clean stop on a signal.
 
 The local super-cluster's supervisor starts `python -m atoll.local.nodesim` once the API
-server answers. `run` wires one `heartbeat.NodeAgent` per node, one `pods.PodRunner` and the
-control-file follower around one API client, and runs them until it is cancelled; `main`
-cancels it on SIGTERM or SIGINT and exits 0. Node objects are left in place on exit: a
-restarted local cluster keeps its nodes, as real machines keep theirs.
+server answers. `run` wires one `heartbeat.NodeAgent` per node, one `pods.PodRunner`, the
+control-file follower and the two stand-ins for a cloud, `storage.VolumeProvisioner` and
+`loadbalancers.LoadBalancers`, around one API client, and runs them until it is cancelled;
+`main` cancels it on SIGTERM or SIGINT and exits 0. Node objects, volumes and their folders
+are left in place on exit: a restarted local cluster keeps them, as real machines keep theirs.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import structlog
 from atoll.core import logging
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import config
-from atoll.local.nodesim import control, heartbeat, layout, pods
+from atoll.local.nodesim import control, heartbeat, layout, loadbalancers, pods, storage
 
 log = structlog.get_logger("atoll.nodesim")
 
@@ -33,6 +34,7 @@ class Options:
 
     kubeconfig: pathlib.Path
     control: pathlib.Path
+    volumes: pathlib.Path | None = None  # None: a `volumes` folder beside the control file
     pools: tuple[layout.PoolSpec, ...] = layout.DEFAULT_POOLS
     pool_label: str = layout.POOL_LABEL
     lease_interval: float = 10.0
@@ -56,6 +58,8 @@ async def run(options: Options) -> None:
         access, max_connections=options.max_writes * 2, user_agent="atoll-nodesim"
     ) as client:
         runner = pods.PodRunner(client, sim_nodes, links, writes, workers=options.max_writes)
+        provisioner = storage.VolumeProvisioner(client, writes, volumes_folder(options))
+        balancers = loadbalancers.LoadBalancers(client, writes)
         agents = [
             heartbeat.NodeAgent(
                 client,
@@ -74,6 +78,7 @@ async def run(options: Options) -> None:
             pools=layout.format_pools(options.pools),
             nodes=len(sim_nodes),
             disconnected=sorted(links.disconnected),
+            volumes=str(provisioner.root),
         )
 
         async with asyncio.TaskGroup() as group:
@@ -81,8 +86,15 @@ async def run(options: Options) -> None:
                 control.follow(control_file, links, runner.rescan, known_pools=known_pools)
             )
             group.create_task(runner.run())
+            group.create_task(provisioner.run())
+            group.create_task(balancers.run())
             for agent in agents:
                 group.create_task(agent.run())
+
+
+def volumes_folder(options: Options) -> pathlib.Path:
+    """Where simulated volumes keep their folders: `--volumes`, or beside the control file."""
+    return options.volumes or options.control.parent / "volumes"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
@@ -104,6 +116,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         required=True,
         help='JSON file {"disconnected": [pool, …]}, re-read when it changes',
     )
+    parser.add_argument(
+        "--volumes",
+        type=pathlib.Path,
+        metavar="DIR",
+        help="folder of the simulated volumes (default: 'volumes' beside the control file)",
+    )
     parser.add_argument("--pool-label", default=layout.POOL_LABEL)
     parser.add_argument("--lease-interval", type=_positive, default=10.0, metavar="SECONDS")
     parser.add_argument("--status-interval", type=_positive, default=60.0, metavar="SECONDS")
@@ -117,6 +135,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     return Options(
         kubeconfig=args.kubeconfig,
         control=args.control,
+        volumes=args.volumes,
         pools=args.pools,
         pool_label=args.pool_label,
         lease_interval=args.lease_interval,

@@ -1,0 +1,257 @@
+"""The syncer engine: which tenants to serve, the shared super-cluster watches, the workers.
+
+One engine serves many VirtualClusters. It watches VirtualClusters and starts a
+`TenantSyncer` for each one that is Running (and, with sharding, hashes to this shard),
+stopping it when the cluster is paused, deleted or fails. The super-cluster is watched once
+for all tenants — one informer per kind, limited to objects carrying atoll's ownership
+label — and each change is routed by that label to its tenant's queue. Workers take items
+from the fair queue, so no tenant starves another, and retry failures with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import structlog
+
+from atoll.core import api as atoll_api
+from atoll.core import backoff, naming
+from atoll.core.kube import client as kube_client
+from atoll.core.kube import config, errors, informer, resources
+from atoll.syncer import kinds, mapping, metrics, nodes, podsync, queue, tenant
+
+KubeObject = kube_client.KubeObject
+log = structlog.get_logger("atoll.syncer.engine")
+
+
+def shard_of(vc_uid: str, shards: int) -> int:
+    return int(hashlib.sha256(vc_uid.encode()).hexdigest(), 16) % shards
+
+
+class Engine:
+    """Serves every VirtualCluster of its shard until cancelled."""
+
+    def __init__(
+        self,
+        api: kube_client.Client,
+        *,
+        shards: int = 1,
+        shard: int = 0,
+        workers: int = 32,
+        patrol_interval: float = 60.0,
+        pool_label: str = "apps.openyurt.io/nodepool",
+    ) -> None:
+        self.api = api
+        self.shards, self.shard = shards, shard
+        self.workers = workers
+        self.patrol_interval = patrol_interval
+        self.pool_label = pool_label
+        self.queue = queue.FairQueue()
+        self.tenants: dict[str, tenant.TenantSyncer] = {}
+        self.by_uid: dict[str, tenant.TenantSyncer] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._retries: dict[tuple[str, queue.Item], backoff.Backoff] = {}
+        self._dedicated: dict[str, str] = {}  # pool → uid of the VirtualCluster it belongs to
+        owned = f"{naming.VC_UID}"
+        self.super_informers = {
+            "Namespace": informer.Informer(api, resources.NAMESPACES, label_selector=owned),
+            "Pod": informer.Informer(api, resources.PODS, label_selector=owned),
+            **{
+                kind.name: informer.Informer(api, kind.resource, label_selector=owned)
+                for kind in kinds.NAMESPACED
+            },
+        }
+        self.super_events = informer.Informer(api, resources.EVENTS)
+        self.nodes = nodes.NodeMirror(self)
+        self.pods = podsync.PodSync(self)
+
+    def super_cache(self, kind_name: str) -> dict[str, KubeObject]:
+        return self.super_informers[kind_name].cache
+
+    def owned_objects(self, kind_name: str, vc_uid: str) -> Iterator[KubeObject]:
+        source = self.super_informers.get(kind_name)
+        for obj in list(source.cache.values()) if source else []:
+            if mapping.vc_uid_of(obj) == vc_uid:
+                yield obj
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            for kind_name, source in self.super_informers.items():
+                group.create_task(self._route(kind_name, source))
+            group.create_task(self.nodes.run())
+            group.create_task(self._route_events())
+            group.create_task(self._watch_virtual_clusters())
+            group.create_task(self._patrol())
+            for _ in range(self.workers):
+                group.create_task(self._work())
+
+    async def _route(self, kind_name: str, source: informer.Informer) -> None:
+        """Send each super-cluster change to the queue of the tenant that owns it."""
+        async for _event_type, obj in source.events():
+            owner = self.by_uid.get(mapping.vc_uid_of(obj) or "")
+            if owner is None:
+                continue
+            key = (
+                (obj["metadata"].get("annotations") or {}).get(mapping.TENANT_NAMESPACE)
+                if kind_name == "Namespace"
+                else mapping.tenant_key_of(obj)
+            )
+            if key:
+                owner.enqueue(kind_name, key)
+
+    async def _route_events(self) -> None:
+        """Super Events about pods and services go to the tenant owning their namespace."""
+        namespaces = self.super_informers["Namespace"].cache
+        async for event_type, event in self.super_events.events():
+            if event_type == "DELETED":
+                continue
+            namespace = namespaces.get(event["metadata"].get("namespace", ""))
+            owner = self.by_uid.get(mapping.vc_uid_of(namespace or {}) or "")
+            if owner is not None:
+                owner.enqueue("Event", informer.object_key(event))
+
+    async def _watch_virtual_clusters(self) -> None:
+        source = informer.Informer(self.api, atoll_api.VIRTUALCLUSTERS)
+        async for event_type, vc in source.events():
+            self._note_dedicated(vc, gone=event_type == "DELETED")
+            await self._consider(vc, gone=event_type == "DELETED")
+
+    def _note_dedicated(self, vc: KubeObject, *, gone: bool) -> None:
+        uid = vc["metadata"]["uid"]
+        self._dedicated = {pool: owner for pool, owner in self._dedicated.items() if owner != uid}
+        if not gone:
+            for pool in (vc.get("spec") or {}).get("nodePools") or []:
+                if pool.get("dedicated"):
+                    self._dedicated.setdefault(pool["name"], uid)
+
+    def dedicated_elsewhere(self, tenant_view: mapping.Tenant) -> frozenset[str]:
+        """Pools dedicated to VirtualClusters other than `tenant_view`'s."""
+        return frozenset(
+            pool for pool, owner in self._dedicated.items() if owner != tenant_view.vc_uid
+        )
+
+    def _serves(self, vc: KubeObject) -> bool:
+        status = vc.get("status") or {}
+        return (
+            status.get("phase") == "Running"
+            and bool(status.get("controlPlaneEndpoint"))
+            and not (vc.get("spec") or {}).get("paused")
+            and not vc["metadata"].get("deletionTimestamp")
+            and shard_of(vc["metadata"]["uid"], self.shards) == self.shard
+        )
+
+    async def _consider(self, vc: KubeObject, *, gone: bool) -> None:
+        metadata = vc["metadata"]
+        key = f"{metadata['namespace']}/{metadata['name']}"
+        current = self.tenants.get(key)
+        wanted = None if gone or not self._serves(vc) else self._tenant_of(vc)
+        if current is not None and (
+            wanted is None or wanted != current.tenant or wanted.spec != current.tenant.spec
+        ):
+            await self._stop(key)
+            current = None
+        if wanted is not None and current is None:
+            try:
+                access = await self._access(vc)
+            except errors.ApiError as error:
+                log.warning("tenant_credentials_missing", vc=key, error=str(error))
+                return
+            self._start(tenant.TenantSyncer(self, wanted, access))
+
+    def _tenant_of(self, vc: KubeObject) -> mapping.Tenant:
+        metadata = vc["metadata"]
+        return mapping.Tenant(
+            vc_name=metadata["name"],
+            vc_namespace=metadata["namespace"],
+            vc_uid=metadata["uid"],
+            server=vc["status"]["controlPlaneEndpoint"],
+            spec=dict(vc.get("spec") or {}),
+            pool_label=self.pool_label,
+        )
+
+    async def _access(self, vc: KubeObject) -> config.ClusterAccess:
+        """The syncer's own identity on the tenant API server, from the tenant's PKI."""
+        cluster_namespace = vc["status"]["clusterNamespace"]
+        authority = await self.api.get(resources.SECRETS.path(cluster_namespace, "atoll-ca"))
+        certs = await self.api.get(resources.SECRETS.path(cluster_namespace, "atoll-certs"))
+        return config.ClusterAccess(
+            server=vc["status"]["controlPlaneEndpoint"],
+            ca_pem=base64.b64decode(authority["data"]["ca.crt"]),
+            client_cert_pem=base64.b64decode(certs["data"]["syncer.crt"]),
+            client_key_pem=base64.b64decode(certs["data"]["syncer.key"]),
+        )
+
+    def _start(self, syncer: tenant.TenantSyncer) -> None:
+        key = syncer.tenant.key
+        self.tenants[key] = syncer
+        self.by_uid[syncer.tenant.vc_uid] = syncer
+        self._tasks[key] = asyncio.get_running_loop().create_task(syncer.run())
+        metrics.TENANTS.set(len(self.tenants))
+        log.info("tenant_started", vc=key)
+
+    async def _stop(self, key: str) -> None:
+        syncer = self.tenants.pop(key)
+        self.by_uid.pop(syncer.tenant.vc_uid, None)
+        task = self._tasks.pop(key)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        self.queue.forget(key)
+        metrics.TENANTS.set(len(self.tenants))
+        log.info("tenant_stopped", vc=key)
+
+    async def _work(self) -> None:
+        while True:
+            tenant_key, item, waited = await self.queue.get()
+            kind_name, key = item
+            syncer = self.tenants.get(tenant_key)
+            started = time.monotonic()
+            try:
+                if syncer is not None:
+                    await syncer.sync(kind_name, key)
+                self._retries.pop((tenant_key, item), None)
+            except errors.ApiError as error:
+                retry = self._retries.setdefault((tenant_key, item), backoff.Backoff(0.5, 30))
+                delay = retry.next_delay()
+                metrics.ERRORS.labels(vc=tenant_key, reason=type(error).__name__).inc()
+                log.debug(
+                    "sync_retry",
+                    vc=tenant_key,
+                    kind=kind_name,
+                    key=key,
+                    error=str(error)[:200],
+                    delay=round(delay, 2),
+                )
+                self.queue.add_later(tenant_key, item, delay)
+            except Exception:
+                log.exception("sync_failed", vc=tenant_key, kind=kind_name, key=key)
+                self.queue.add_later(tenant_key, item, 30.0)
+            finally:
+                self.queue.done(tenant_key, item)
+                metrics.SYNC_SECONDS.labels(kind=kind_name).observe(time.monotonic() - started)
+                metrics.QUEUE_WAIT_SECONDS.labels(kind=kind_name).observe(waited)
+
+    async def _patrol(self) -> None:
+        """Every `patrol_interval`, compare everything: repairs drift, removes orphans."""
+        while True:
+            await asyncio.sleep(self.patrol_interval)
+            for key, syncer in list(self.tenants.items()):
+                if syncer.synced.is_set():
+                    syncer.resync()
+                    self.nodes.patrol(syncer)
+                metrics.QUEUE_DEPTH.labels(vc=key).set(self.queue.depth(key))
+                metrics.QUEUE_AGE.labels(vc=key).set(self.queue.oldest(key))
+
+
+def describe(engine: Engine) -> dict[str, Any]:
+    """What `atoll get` shows about syncing: tenants served and queue depths."""
+    return {
+        key: {"queued": engine.queue.depth(key), "synced": syncer.synced.is_set()}
+        for key, syncer in engine.tenants.items()
+    }

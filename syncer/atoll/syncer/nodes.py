@@ -1,0 +1,181 @@
+"""Virtual nodes: the super-cluster's nodes as each tenant sees them, and their heartbeats.
+
+A tenant sees a Node for every super node its pods run on (node view `used`, the default)
+or for every node of its pools (`pools`), with the same name, labels, taints, capacity and
+the REAL conditions — a disconnected edge node shows as NotReady/Unknown, as it is. Its
+Lease in `kube-node-lease` is renewed whenever the super node's is, so a healthy node never
+looks silent. The tenant has no node-lifecycle controller, so none of this evicts anything.
+Virtual nodes that no tenant pod uses any more are removed after a grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import TYPE_CHECKING
+
+from atoll.core.kube import client as kube_client
+from atoll.core.kube import errors, informer, resources
+
+if TYPE_CHECKING:
+    from atoll.syncer import engine as engine_module
+    from atoll.syncer import tenant as tenant_module
+
+KubeObject = kube_client.KubeObject
+NODE_LEASES = "kube-node-lease"
+UNUSED_GRACE = 60.0
+EDGE_LABEL = "openyurt.io/is-edge-worker"
+_STATUS_FIELDS = (
+    "conditions",
+    "capacity",
+    "allocatable",
+    "addresses",
+    "nodeInfo",
+    "daemonEndpoints",
+)
+
+
+class NodeMirror:
+    """Shared watches on super nodes and leases; per-tenant virtual nodes."""
+
+    def __init__(self, engine: engine_module.Engine) -> None:
+        self.engine = engine
+        self.nodes = informer.Informer(engine.api, resources.NODES)
+        self.leases = informer.Informer(engine.api, resources.LEASES, namespace=NODE_LEASES)
+        self._unused_since: dict[tuple[str, str], float] = {}
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._route(self.nodes, "Node"))
+            group.create_task(self._route(self.leases, "Lease"))
+
+    async def _route(self, source: informer.Informer, kind_name: str) -> None:
+        async for _event_type, obj in source.events():
+            name = obj["metadata"]["name"]
+            for syncer in list(self.engine.tenants.values()):
+                if name in syncer.vnodes or self._in_view(syncer, name):
+                    syncer.enqueue(kind_name, name)
+
+    def pool_of(self, node_name: str) -> str | None:
+        node = self.nodes.cache.get(node_name)
+        labels = (node or {}).get("metadata", {}).get("labels") or {}
+        return labels.get(self.engine.pool_label)
+
+    def node_pools(self) -> dict[str, str]:
+        label = self.engine.pool_label
+        return {
+            name: (node["metadata"].get("labels") or {}).get(label, "")
+            for name, node in self.nodes.cache.items()
+        }
+
+    def edge_pools(self) -> frozenset[str]:
+        """Pools whose nodes are edge workers (OpenYurt's node label)."""
+        label = self.engine.pool_label
+        return frozenset(
+            (node["metadata"].get("labels") or {}).get(label, "")
+            for node in self.nodes.cache.values()
+            if (node["metadata"].get("labels") or {}).get(EDGE_LABEL) == "true"
+        )
+
+    def _in_view(self, syncer: tenant_module.TenantSyncer, node_name: str) -> bool:
+        if (syncer.tenant.spec.get("sync") or {}).get("nodeView") != "pools":
+            return False
+        allowed = [pool["name"] for pool in syncer.tenant.spec.get("nodePools") or []]
+        return self.pool_of(node_name) in allowed
+
+    async def sync(self, syncer: tenant_module.TenantSyncer, kind_name: str, name: str) -> None:
+        if kind_name == "Lease":
+            await self._sync_lease(syncer, name)
+        elif name in syncer.vnodes or self._in_view(syncer, name):
+            await self.ensure(syncer, name)
+
+    async def ensure(self, syncer: tenant_module.TenantSyncer, name: str) -> None:
+        """Create or update the tenant's virtual node `name` from the super node."""
+        super_node = self.nodes.cache.get(name)
+        if super_node is None:
+            return
+        path = resources.NODES.path(name=name)
+        labels = super_node["metadata"].get("labels") or {}
+        spec = {
+            key: value
+            for key, value in (super_node.get("spec") or {}).items()
+            if key in ("taints", "unschedulable")
+        }
+        try:
+            current = await syncer.api.get(path)
+        except errors.NotFound:
+            current = await syncer.api.create(
+                resources.NODES.path(),
+                {
+                    "apiVersion": "v1",
+                    "kind": "Node",
+                    "metadata": {"name": name, "labels": labels},
+                    "spec": spec,
+                },
+            )
+        syncer.vnodes.add(name)
+
+        if current["metadata"].get("labels") != labels or current.get("spec", {}) != spec:
+            await syncer.api.patch(
+                path,
+                {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "taints": spec.get("taints"),
+                        "unschedulable": spec.get("unschedulable"),
+                    },
+                },
+            )
+        wanted = {field: super_node.get("status", {}).get(field) for field in _STATUS_FIELDS}
+        have = {field: current.get("status", {}).get(field) for field in _STATUS_FIELDS}
+        if wanted != have:
+            await syncer.api.patch(
+                resources.NODES.path(name=name, subresource="status"),
+                {"status": wanted},
+                patch_type="strategic",
+            )
+
+    async def _sync_lease(self, syncer: tenant_module.TenantSyncer, name: str) -> None:
+        super_lease = self.leases.cache.get(f"{NODE_LEASES}/{name}")
+        if super_lease is None or name not in syncer.vnodes:
+            return
+        spec = {
+            key: value
+            for key, value in super_lease.get("spec", {}).items()
+            if key in ("holderIdentity", "leaseDurationSeconds", "renewTime")
+        }
+        path = resources.LEASES.path(NODE_LEASES, name)
+        try:
+            await syncer.api.patch(path, {"spec": spec})
+        except errors.NotFound:
+            with contextlib.suppress(errors.AlreadyExists):
+                await syncer.api.create(
+                    resources.LEASES.path(NODE_LEASES),
+                    {
+                        "apiVersion": "coordination.k8s.io/v1",
+                        "kind": "Lease",
+                        "metadata": {"name": name, "namespace": NODE_LEASES},
+                        "spec": spec,
+                    },
+                )
+
+    def patrol(self, syncer: tenant_module.TenantSyncer) -> None:
+        """Queue removal of virtual nodes no tenant pod has used for `UNUSED_GRACE`."""
+        used = {
+            (pod.get("spec") or {}).get("nodeName")
+            for pod in syncer.informers["Pod"].cache.values()
+        }
+        now = time.monotonic()
+        for name in list(syncer.vnodes):
+            key = (syncer.tenant.key, name)
+            if name in used or self._in_view(syncer, name):
+                self._unused_since.pop(key, None)
+            elif now - self._unused_since.setdefault(key, now) >= UNUSED_GRACE:
+                syncer.enqueue("NodeRemoval", name)
+
+    async def remove(self, syncer: tenant_module.TenantSyncer, name: str) -> None:
+        syncer.vnodes.discard(name)
+        self._unused_since.pop((syncer.tenant.key, name), None)
+        with contextlib.suppress(errors.NotFound):
+            await syncer.api.delete(resources.NODES.path(name=name))

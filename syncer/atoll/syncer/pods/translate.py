@@ -1,0 +1,247 @@
+"""The super pod for a tenant pod, and the patch that keeps an existing one in step.
+
+`super_pod` is the downward half of pod sync: the engine calls it with a tenant pod that
+`placement.refusal` let through and creates what it returns. The super pod runs the tenant's
+containers but must behave as if it lived in the tenant: it never mounts a super-cluster
+token, it reaches the *tenant* API server with a token that server issued, its downward-API
+identity is the tenant's, and its pod (anti-)affinity cannot see other tenants' pods. Pods are
+mostly immutable, so `needs_update` only carries the few fields the API lets change.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from typing import Any
+
+from atoll.core import naming
+from atoll.syncer import mapping
+from atoll.syncer.pods import placement as placements
+
+SERVICE_ENV = (
+    "KUBERNETES_SERVICE_HOST",
+    "KUBERNETES_SERVICE_PORT",
+    "KUBERNETES_SERVICE_PORT_HTTPS",
+)
+ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every namespace
+# The super API server works these out itself (from the PriorityClass and RuntimeClass) and
+# refuses a pod whose values disagree; ephemeral containers may not be set on create at all.
+DERIVED_FIELDS = ("priority", "preemptionPolicy", "overhead", "ephemeralContainers")
+
+
+@dataclasses.dataclass(frozen=True)
+class PodContext:
+    """What translating one tenant pod needs besides the pod itself."""
+
+    tenant: mapping.Tenant
+    placement: placements.Placement
+    api_host: str  # where pods reach the tenant API server (host or IP)
+    api_port: int
+    token_secret: str | None  # super Secret with token, ca.crt, namespace; None: no token
+
+
+def mounts_token(tenant_pod: dict[str, Any]) -> bool:
+    """Whether `tenant_pod` mounts a service-account token (so it needs a token Secret)."""
+    return any(
+        "serviceAccountToken" in source
+        for volume in (tenant_pod.get("spec") or {}).get("volumes") or []
+        for source in (volume.get("projected") or {}).get("sources") or []
+    )
+
+
+def super_pod(context: PodContext, tenant_pod: dict[str, Any]) -> dict[str, Any]:
+    """The super pod standing for `tenant_pod`.
+
+    With no `token_secret`, a token volume loses its token (never gets a super one): fine for
+    comparing with `needs_update`, which ignores volumes, not for creating a pod.
+    """
+    # nodeName is copied when the tenant set it: before a tenant pod is bound it can only be
+    # the tenant's own choice (refusal() checked its pool); after binding it is the node the
+    # tenant already shows, where a recreated super pod must go too.
+    spec = copy.deepcopy(tenant_pod.get("spec") or {})
+    for field in DERIVED_FIELDS:
+        spec.pop(field, None)
+
+    # The super-cluster's own token must never reach a tenant's containers.
+    spec["automountServiceAccountToken"] = False
+    for volume in spec.get("volumes") or []:
+        _use_tenant_token(context, volume)
+    for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
+        _aim_at_tenant(context, tenant_pod["metadata"], container)
+    _confine_pod_affinity(context, spec)
+
+    placements.apply(context.placement, spec)
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": mapping.super_metadata(context.tenant, tenant_pod),
+        "spec": spec,
+    }
+
+
+def needs_update(desired: dict[str, Any], super_pod: dict[str, Any]) -> dict[str, Any] | None:
+    """A patch bringing `super_pod` to `desired` where a pod may change; None if in step.
+
+    It means the same as a JSON merge patch and as a strategic merge patch: every list in it
+    is whole.
+    """
+    metadata: dict[str, Any] = {}
+    desired_meta, super_meta = desired.get("metadata") or {}, super_pod.get("metadata") or {}
+
+    # Labels follow the tenant exactly (selectors depend on them); annotations are only
+    # added or changed, since super-side components (CNI plugins, for one) annotate pods too.
+    # TODO(pod-annotations): an annotation the tenant removes stays on the super pod; a record
+    # of the keys copied from the tenant would let the patch remove exactly those.
+    labels = _changed(desired_meta.get("labels") or {}, super_meta.get("labels") or {})
+    labels |= dict.fromkeys(
+        set(super_meta.get("labels") or {}) - set(desired_meta.get("labels") or {})
+    )
+    annotations = _changed(
+        desired_meta.get("annotations") or {}, super_meta.get("annotations") or {}
+    )
+    if labels:
+        metadata["labels"] = labels
+    if annotations:
+        metadata["annotations"] = annotations
+
+    spec: dict[str, Any] = {}
+    desired_spec, super_spec = desired.get("spec") or {}, super_pod.get("spec") or {}
+    for field in ("containers", "initContainers"):
+        # The whole list, as the server holds it, with new images: a JSON merge patch replaces
+        # lists, and a partial list would read as containers removed.
+        images = {item["name"]: item.get("image") for item in desired_spec.get(field) or []}
+        current = super_spec.get(field) or []
+        if any(
+            item["name"] in images and images[item["name"]] != item.get("image") for item in current
+        ):
+            spec[field] = [
+                {**item, "image": images.get(item["name"], item.get("image"))} for item in current
+            ]
+    deadline = desired_spec.get("activeDeadlineSeconds")
+    if deadline is not None and deadline != super_spec.get("activeDeadlineSeconds"):
+        spec["activeDeadlineSeconds"] = deadline
+
+    # Tolerations may only be added: the patch lists the existing ones, then the new.
+    existing = list(super_spec.get("tolerations") or [])
+    added = [item for item in desired_spec.get("tolerations") or [] if item not in existing]
+    if added:
+        spec["tolerations"] = existing + added
+
+    patch = {key: value for key, value in (("metadata", metadata), ("spec", spec)) if value}
+    return patch or None
+
+
+def _changed(desired: dict[str, str], current: dict[str, str]) -> dict[str, str | None]:
+    return {key: value for key, value in desired.items() if current.get(key) != value}
+
+
+def _use_tenant_token(context: PodContext, volume: dict[str, Any]) -> None:
+    # The tenant's kube-api-access volume asks the kubelet for a token of *its* cluster; the
+    # super kubelet would mint a super token instead, so the volume reads the Secret holding
+    # a token the tenant API server issued, with that server's CA and the tenant namespace.
+    projected = volume.get("projected") or {}
+    sources = projected.get("sources") or []
+    token_paths = [
+        source["serviceAccountToken"].get("path", "token")
+        for source in sources
+        if "serviceAccountToken" in source
+    ]
+    if not token_paths:
+        return
+    items = [{"key": "token", "path": path} for path in token_paths]
+    items += [{"key": "ca.crt", "path": "ca.crt"}, {"key": "namespace", "path": "namespace"}]
+    taken = {item["path"] for item in items}
+    kept = [
+        trimmed
+        for source in sources
+        if "serviceAccountToken" not in source
+        and (source.get("configMap") or {}).get("name") != ROOT_CA_CONFIGMAP
+        and (trimmed := _without_paths(source, taken)) is not None
+    ]
+    if context.token_secret is None:
+        projected["sources"] = kept
+    else:
+        secret = {"secret": {"name": context.token_secret, "items": items}}
+        projected["sources"] = [secret, *kept]
+
+
+def _without_paths(source: dict[str, Any], taken: set[str]) -> dict[str, Any] | None:
+    """`source` without the files at `taken` paths (the Secret provides them); None if empty."""
+    trimmed: dict[str, Any] = {}
+    for kind, body in source.items():
+        if not isinstance(body, dict):
+            trimmed[kind] = body
+            continue
+        if body.get("path") in taken:
+            return None
+        if "items" in body:
+            items = [item for item in body["items"] or [] if item.get("path") not in taken]
+            if body["items"] and not items:
+                return None
+            trimmed[kind] = {**body, "items": items}
+        else:
+            trimmed[kind] = body
+    return trimmed
+
+
+def _aim_at_tenant(
+    context: PodContext, metadata: dict[str, Any], container: dict[str, Any]
+) -> None:
+    # In-cluster clients find the API server through these variables; they go first so that
+    # the container's own variables may refer to them.
+    port = str(context.api_port)
+    ours = [
+        {"name": "KUBERNETES_SERVICE_HOST", "value": context.api_host},
+        {"name": "KUBERNETES_SERVICE_PORT", "value": port},
+        {"name": "KUBERNETES_SERVICE_PORT_HTTPS", "value": port},
+    ]
+    # The downward API would tell the super pod's namespace and uid: give the tenant's.
+    # TODO(downward-api): downwardAPI volume files (outside the token volume) still show the
+    # super pod's namespace and uid; projecting them from a Secret would fix that too.
+    tenant_fields = {"metadata.namespace": metadata["namespace"], "metadata.uid": metadata["uid"]}
+    env = []
+    for item in container.get("env") or []:
+        if item.get("name") in SERVICE_ENV:
+            continue
+        field = ((item.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
+        env.append(
+            {"name": item["name"], "value": tenant_fields[field]}
+            if field in tenant_fields
+            else item
+        )
+    container["env"] = [*ours, *env]
+
+
+def _confine_pod_affinity(context: PodContext, spec: dict[str, Any]) -> None:
+    affinity = spec.get("affinity") or {}
+    for kind in ("podAffinity", "podAntiAffinity"):
+        rules = affinity.get(kind) or {}
+        terms = list(rules.get("requiredDuringSchedulingIgnoredDuringExecution") or [])
+        terms += [
+            weighted["podAffinityTerm"]
+            for weighted in rules.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+            if weighted.get("podAffinityTerm")
+        ]
+        for term in terms:
+            _confine_term(context.tenant, term)
+
+
+def _confine_term(tenant: mapping.Tenant, term: dict[str, Any]) -> None:
+    # A term without namespaces or selector means the pod's own namespace: already mapped.
+    if term.get("namespaces"):
+        term["namespaces"] = [mapping.super_namespace(tenant, name) for name in term["namespaces"]]
+    selector = term.get("namespaceSelector")
+    if selector is None:
+        return
+
+    # Names in a selector are tenant names; the tenant's uid label keeps it inside the tenant.
+    labels = selector.get("matchLabels") or {}
+    if NAMESPACE_NAME_LABEL in labels:
+        labels[NAMESPACE_NAME_LABEL] = mapping.super_namespace(tenant, labels[NAMESPACE_NAME_LABEL])
+    for expression in selector.get("matchExpressions") or []:
+        if expression.get("key") == NAMESPACE_NAME_LABEL and expression.get("values"):
+            expression["values"] = [
+                mapping.super_namespace(tenant, v) for v in expression["values"]
+            ]
+    selector["matchLabels"] = {**labels, naming.VC_UID: tenant.vc_uid}

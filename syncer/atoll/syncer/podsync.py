@@ -1,0 +1,279 @@
+"""Pods, both ways: translate down, then play the tenant's kubelet with what comes back up.
+
+Down: a tenant pod becomes a super pod (`pods.translate`) once placement allows it
+(`pods.placement`) and its service-account token is in place: a token issued by the TENANT
+API server (TokenRequest), kept in a super Secret per service account and refreshed before
+it expires. Up: the tenant pod is bound to the virtual node of the super pod's node, shows
+the super pod's status (`pods.status`), and a tenant pod being deleted is finished off once
+its super pod is gone, as a kubelet would. The syncer never deletes or recreates a tenant
+pod because its node went dark.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime
+import urllib.parse
+from typing import TYPE_CHECKING
+
+from atoll.core.kube import client as kube_client
+from atoll.core.kube import errors, resources
+from atoll.syncer import mapping, metrics
+from atoll.syncer.pods import placement, status, translate
+
+if TYPE_CHECKING:
+    from atoll.syncer import engine as engine_module
+    from atoll.syncer import tenant as tenant_module
+
+KubeObject = kube_client.KubeObject
+TOKEN_SECONDS = 3600
+TOKEN_EXPIRES = "atoll.dev/token-expires"  # noqa: S105 - an annotation key
+
+
+def token_secret_name(service_account: str) -> str:
+    return f"atoll-token-{service_account}"[:253]
+
+
+class PodSync:
+    """The pod logic of every tenant; stateless apart from the engine's caches."""
+
+    def __init__(self, engine: engine_module.Engine) -> None:
+        self.engine = engine
+
+    async def sync(self, syncer: tenant_module.TenantSyncer, key: str) -> None:
+        tenant_pod = syncer.informers["Pod"].cache.get(key)
+        namespace, name = key.split("/", 1)
+        super_namespace = mapping.super_namespace(syncer.tenant, namespace)
+        super_pod = self.engine.super_cache("Pod").get(f"{super_namespace}/{name}")
+        if super_pod is not None and not mapping.owned_by(super_pod, syncer.tenant):
+            if tenant_pod is not None:
+                await syncer.refuse(
+                    tenant_pod,
+                    "SuperConflict",
+                    f"pod {name} exists on the super-cluster and is not ours",
+                )
+            return
+
+        if tenant_pod is None:
+            await self._delete_super(super_pod)
+        elif tenant_pod["metadata"].get("deletionTimestamp"):
+            await self._finish_deletion(syncer, tenant_pod, super_pod)
+        elif (
+            super_pod is not None
+            and mapping.tenant_uid_of(super_pod) != tenant_pod["metadata"]["uid"]
+        ):
+            # The name was reused by a new tenant pod: the old super pod goes first.
+            await self._delete_super(super_pod)
+        elif super_pod is None:
+            await self._create(syncer, tenant_pod)
+        else:
+            await self._update(syncer, tenant_pod, super_pod)
+
+    async def _create(self, syncer: tenant_module.TenantSyncer, tenant_pod: KubeObject) -> None:
+        rules = self.placement(syncer)
+        refusal = placement.refusal(rules, tenant_pod, self.engine.nodes.node_pools())
+        if refusal is not None:
+            await self._refuse(syncer, tenant_pod, refusal)
+            return
+
+        namespace = tenant_pod["metadata"]["namespace"]
+        await syncer.ensure_namespace(namespace)
+        secret = await self._ensure_token(syncer, tenant_pod)
+        server = urllib.parse.urlsplit(syncer.tenant.server)
+        context = translate.PodContext(
+            tenant=syncer.tenant,
+            placement=rules,
+            api_host=server.hostname or "",
+            api_port=server.port or 443,
+            token_secret=secret,
+        )
+        super_pod = translate.super_pod(context, tenant_pod)
+        path = resources.PODS.path(super_pod["metadata"]["namespace"])
+        with contextlib.suppress(errors.AlreadyExists):
+            await self.engine.api.create(path, super_pod)
+            metrics.SYNCED.labels(vc=syncer.tenant.key, kind="Pod").inc()
+
+    async def _update(
+        self, syncer: tenant_module.TenantSyncer, tenant_pod: KubeObject, super_pod: KubeObject
+    ) -> None:
+        metadata = super_pod["metadata"]
+        if (node := (super_pod.get("spec") or {}).get("nodeName")) and node not in syncer.vnodes:
+            await self.engine.nodes.ensure(syncer, node)
+        tenant_path = resources.PODS.path(
+            tenant_pod["metadata"]["namespace"], tenant_pod["metadata"]["name"]
+        )
+        if (bind := status.binding(super_pod, tenant_pod)) is not None:
+            with contextlib.suppress(errors.Conflict):
+                await syncer.api.create(f"{tenant_path}/binding", bind)
+        if (gates := status.super_gate_conditions(tenant_pod, super_pod)) is not None:
+            # Readiness gates are set on the tenant pod; the super pod needs them too.
+            with contextlib.suppress(errors.NotFound, errors.Conflict):
+                await self.engine.api.patch(
+                    resources.PODS.path(metadata["namespace"], metadata["name"], "status"),
+                    {"status": {"conditions": gates}},
+                )
+        if (tenant_status := status.tenant_status(super_pod, tenant_pod)) is not None:
+            with contextlib.suppress(errors.NotFound):
+                await syncer.api.patch(f"{tenant_path}/status", {"status": tenant_status})
+
+        server = urllib.parse.urlsplit(syncer.tenant.server)
+        context = translate.PodContext(
+            tenant=syncer.tenant,
+            placement=self.placement(syncer),
+            api_host=server.hostname or "",
+            api_port=server.port or 443,
+            token_secret=None,
+        )
+        change = translate.needs_update(translate.super_pod(context, tenant_pod), super_pod)
+        if change is not None:
+            with contextlib.suppress(errors.NotFound, errors.Invalid):
+                await self.engine.api.patch(
+                    resources.PODS.path(metadata["namespace"], metadata["name"]), change
+                )
+        await self._refresh_token(syncer, tenant_pod, metadata["namespace"])
+
+    async def _finish_deletion(
+        self,
+        syncer: tenant_module.TenantSyncer,
+        tenant_pod: KubeObject,
+        super_pod: KubeObject | None,
+    ) -> None:
+        if super_pod is not None:
+            grace = tenant_pod["metadata"].get("deletionGracePeriodSeconds")
+            await self._delete_super(super_pod, grace)
+            return
+        # The super pod is gone: confirm the deletion, as the tenant's kubelet would.
+        metadata = tenant_pod["metadata"]
+        with contextlib.suppress(errors.NotFound, errors.Conflict):
+            await syncer.api.delete(
+                resources.PODS.path(metadata["namespace"], metadata["name"]),
+                uid=metadata["uid"],
+                grace_period_seconds=0,
+            )
+
+    async def _delete_super(
+        self,
+        super_pod: KubeObject | None,
+        grace: int | None = None,
+    ) -> None:
+        if super_pod is None or super_pod["metadata"].get("deletionTimestamp"):
+            return
+        metadata = super_pod["metadata"]
+        with contextlib.suppress(errors.NotFound, errors.Conflict):
+            await self.engine.api.delete(
+                resources.PODS.path(metadata["namespace"], metadata["name"]),
+                uid=metadata["uid"],
+                grace_period_seconds=grace,
+            )
+
+    def placement(self, syncer: tenant_module.TenantSyncer) -> placement.Placement:
+        return placement.placement_of(
+            syncer.tenant,
+            dedicated_elsewhere=self.engine.dedicated_elsewhere(syncer.tenant),
+            edge_pools=self.engine.nodes.edge_pools(),
+        )
+
+    async def _refuse(
+        self, syncer: tenant_module.TenantSyncer, tenant_pod: KubeObject, message: str
+    ) -> None:
+        """The pod stays Pending in the tenant, with a condition and an Event saying why."""
+        await syncer.refuse(tenant_pod, "PlacementRefused", message)
+        conditions = [
+            item
+            for item in (tenant_pod.get("status") or {}).get("conditions") or []
+            if item.get("type") != "atoll.dev/Synced"
+        ]
+        refused = status.refused_condition(message)
+        if any(
+            item.get("message") == message
+            for item in (tenant_pod.get("status") or {}).get("conditions") or []
+        ):
+            return
+        metadata = tenant_pod["metadata"]
+        with contextlib.suppress(errors.NotFound, errors.Conflict):
+            await syncer.api.patch(
+                resources.PODS.path(metadata["namespace"], metadata["name"], "status"),
+                {"status": {"conditions": [*conditions, refused]}},
+            )
+
+    async def _ensure_token(
+        self, syncer: tenant_module.TenantSyncer, tenant_pod: KubeObject
+    ) -> str | None:
+        """A super Secret with a tenant-issued token for the pod's service account."""
+        if not translate.mounts_token(tenant_pod):
+            return None
+        super_namespace = mapping.super_namespace(
+            syncer.tenant, tenant_pod["metadata"]["namespace"]
+        )
+        await self._refresh_token(syncer, tenant_pod, super_namespace, force_missing=True)
+        return token_secret_name(_service_account(tenant_pod))
+
+    async def _refresh_token(
+        self,
+        syncer: tenant_module.TenantSyncer,
+        tenant_pod: KubeObject,
+        super_namespace: str,
+        *,
+        force_missing: bool = False,
+    ) -> None:
+        if not translate.mounts_token(tenant_pod):
+            return
+        account = _service_account(tenant_pod)
+        name = token_secret_name(account)
+        secret = self.engine.super_cache("Secret").get(f"{super_namespace}/{name}")
+        if secret is None and not force_missing:
+            return
+        expires = (secret or {}).get("metadata", {}).get("annotations", {}).get(TOKEN_EXPIRES)
+        if expires and _seconds_left(expires) > TOKEN_SECONDS / 2:
+            return
+
+        tenant_namespace = tenant_pod["metadata"]["namespace"]
+        issued = await syncer.api.create(
+            resources.SERVICEACCOUNTS.path(tenant_namespace, account, "token"),
+            {
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenRequest",
+                "spec": {"expirationSeconds": TOKEN_SECONDS},
+            },
+        )
+        body = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {
+                "name": name,
+                "namespace": super_namespace,
+                "labels": syncer.tenant.labels,
+                "annotations": {
+                    TOKEN_EXPIRES: issued["status"]["expirationTimestamp"],
+                    mapping.TENANT_NAMESPACE: tenant_namespace,
+                },
+            },
+            "data": {
+                "token": _b64(issued["status"]["token"].encode()),
+                "ca.crt": _b64(syncer.api.access.ca_pem),
+                "namespace": _b64(tenant_namespace.encode()),
+            },
+        }
+        path = resources.SECRETS.path(super_namespace, name)
+        if secret is None:
+            try:
+                await self.engine.api.create(resources.SECRETS.path(super_namespace), body)
+            except errors.AlreadyExists:
+                await self.engine.api.replace(path, body)
+        else:
+            await self.engine.api.replace(path, body)
+
+
+def _service_account(pod: KubeObject) -> str:
+    return str((pod.get("spec") or {}).get("serviceAccountName") or "default")
+
+
+def _seconds_left(timestamp: str) -> float:
+    moment = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    return (moment - datetime.datetime.now(datetime.UTC)).total_seconds()
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()

@@ -1,0 +1,233 @@
+"""One tenant's side of the syncer: its informers, and the sync of one item at a time.
+
+A `TenantSyncer` watches the tenant's API (namespaces, pods and every copied kind) and puts
+`(kind, key)` items on the engine's fair queue; the engine's workers call `sync(item)`,
+which compares the tenant object with its super counterpart (from the engine's shared
+super-cluster caches) and creates, patches or deletes the super one. Super objects are only
+touched when their ownership labels name this VirtualCluster, and deleted with a UID
+precondition; a clash with an object atoll does not own is reported on the tenant object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from atoll.core.kube import client as kube_client
+from atoll.core.kube import config, errors, informer, resources
+from atoll.syncer import kinds, mapping, metrics, tenant_events
+
+if TYPE_CHECKING:
+    from atoll.syncer import engine as engine_module
+
+KubeObject = kube_client.KubeObject
+log = structlog.get_logger("atoll.syncer")
+
+
+class TenantSyncer:
+    """Keeps one VirtualCluster's objects and their super counterparts consistent."""
+
+    def __init__(
+        self, engine: engine_module.Engine, tenant: mapping.Tenant, access: config.ClusterAccess
+    ) -> None:
+        self.engine = engine
+        self.tenant = tenant
+        self.api = kube_client.Client(access, user_agent="atoll-syncer", max_connections=16)
+        self.kinds = [kind for kind in kinds.NAMESPACED if kinds.enabled(kind, tenant)]
+        watched = [
+            resources.NAMESPACES,
+            resources.PODS,
+            resources.NODES,
+            *(kind.resource for kind in self.kinds),
+        ]
+        self.informers = {
+            resource.kind: informer.Informer(self.api, resource) for resource in watched
+        }
+        self.synced = asyncio.Event()
+        # Tenant Services being created again with their super address (see tenant_events).
+        self.recreating: dict[str, str] = {}
+        self.vnodes: set[str] = set()  # virtual nodes this syncer made in the tenant
+        self.log = log.bind(vc=tenant.key)
+
+    async def run(self) -> None:
+        """Watch the tenant until cancelled; a full resync follows every start."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                for kind_name, source in self.informers.items():
+                    group.create_task(self._feed(kind_name, source))
+                group.create_task(self._resync_when_synced())
+        finally:
+            await self.api.close()
+
+    async def _feed(self, kind_name: str, source: informer.Informer) -> None:
+        async for _event_type, obj in source.events():
+            self.enqueue(kind_name, informer.object_key(obj))
+
+    async def _resync_when_synced(self) -> None:
+        await asyncio.gather(*(source.synced.wait() for source in self.informers.values()))
+        # Virtual nodes made before a restart are still ours to keep current.
+        self.vnodes |= set(self.informers["Node"].cache)
+        self.synced.set()
+        self.resync()
+        self.log.info(
+            "tenant_synced", objects=sum(len(source.cache) for source in self.informers.values())
+        )
+
+    def enqueue(self, kind_name: str, key: str) -> None:
+        self.engine.queue.add(self.tenant.key, (kind_name, key))
+
+    def resync(self) -> None:
+        """Queue every tenant object and every super object this tenant owns (orphans)."""
+        for kind_name, source in self.informers.items():
+            for key in list(source.cache):
+                self.enqueue(kind_name, key)
+        for kind_name in self.informers:
+            if kind_name == "Node":
+                continue
+            for super_obj in self.engine.owned_objects(kind_name, self.tenant.vc_uid):
+                if (tenant_key := mapping.tenant_key_of(super_obj)) is not None:
+                    self.enqueue(kind_name, tenant_key)
+
+    async def sync(self, kind_name: str, key: str) -> None:
+        """Bring the super counterpart of one tenant object in line with it."""
+        if not self.synced.is_set():
+            # Until every cache is filled, a missing tenant object may just not be seen yet.
+            self.engine.queue.add_later(self.tenant.key, (kind_name, key), 1.0)
+            return
+        if kind_name == "Namespace":
+            await self._sync_namespace(key)
+        elif kind_name == "Pod":
+            await self.engine.pods.sync(self, key)
+        elif kind_name in ("Node", "Lease"):
+            await self.engine.nodes.sync(self, kind_name, key)
+        elif kind_name == "NodeRemoval":
+            await self.engine.nodes.remove(self, key)
+        elif kind_name == "Event":
+            await tenant_events.event_up(self, key)
+        else:
+            await self._sync_copied(kinds.BY_NAME[kind_name], key)
+
+    async def _sync_namespace(self, name: str) -> None:
+        tenant_namespace = self.informers["Namespace"].cache.get(name)
+        super_name = mapping.super_namespace(self.tenant, name)
+        super_obj = self.engine.super_cache("Namespace").get(super_name)
+        if tenant_namespace is None or tenant_namespace["metadata"].get("deletionTimestamp"):
+            await self.delete_owned(resources.NAMESPACES, super_obj)
+            return
+        want = kinds.super_namespace_object(self.tenant, tenant_namespace)
+        await self.ensure(resources.NAMESPACES, want, super_obj, tenant_namespace, "Namespace")
+
+    async def ensure_namespace(self, tenant_namespace: str) -> None:
+        """Create the super namespace now if the tenant's exists and it is missing."""
+        super_name = mapping.super_namespace(self.tenant, tenant_namespace)
+        if super_name not in self.engine.super_cache("Namespace"):
+            await self._sync_namespace(tenant_namespace)
+
+    async def _sync_copied(self, kind: kinds.Kind, key: str) -> None:
+        tenant_obj = self.informers[kind.name].cache.get(key)
+        namespace, name = key.split("/", 1)
+        super_key = f"{mapping.super_namespace(self.tenant, namespace)}/{name}"
+        super_obj = self.engine.super_cache(kind.name).get(super_key)
+        if tenant_obj is None and key in self.recreating:
+            return  # the tenant Service comes back in a moment, with the super address
+        if (
+            tenant_obj is not None
+            and key in self.recreating
+            and self.recreating[key] == (tenant_obj.get("spec") or {}).get("clusterIP")
+        ):
+            del self.recreating[key]
+        if tenant_obj is None or not self._wanted(kind, tenant_obj):
+            await self.delete_owned(kind.resource, super_obj)
+            return
+
+        want = kinds.desired(kind, self.tenant, tenant_obj)
+        await self.ensure_namespace(namespace)
+        current = await self.ensure(kind.resource, want, super_obj, tenant_obj, kind.name)
+        if current is not None and kind.resource is resources.SERVICES:
+            await tenant_events.service_address_up(self, tenant_obj, current)
+            if not (tenant_obj.get("spec") or {}).get("selector"):
+                self.enqueue("Endpoints", key)  # they may have arrived before the Service
+        if current is not None and kind.resource is resources.PVCS:
+            await tenant_events.claim_status_up(self, tenant_obj, current)
+
+    def _wanted(self, kind: kinds.Kind, tenant_obj: KubeObject) -> bool:
+        if not kind.wants(tenant_obj):
+            return False
+        if kind.selectorless_only:
+            service = self.informers["Service"].cache.get(informer.object_key(tenant_obj))
+            return service is not None and not (service.get("spec") or {}).get("selector")
+        return True
+
+    async def ensure(
+        self,
+        resource: resources.Resource,
+        want: KubeObject,
+        super_obj: KubeObject | None,
+        tenant_obj: KubeObject,
+        kind_name: str,
+    ) -> KubeObject | None:
+        """Create or patch the super object; None when it belongs to someone else."""
+        namespace = want["metadata"].get("namespace")
+        if super_obj is None:
+            try:
+                created = await self.engine.api.create(resource.path(namespace), want)
+            except errors.AlreadyExists:
+                # Our cache has not seen it yet, or someone else holds the name: look.
+                super_obj = await self.engine.api.get(
+                    resource.path(namespace, want["metadata"]["name"])
+                )
+            else:
+                metrics.SYNCED.labels(vc=self.tenant.key, kind=kind_name).inc()
+                return created
+
+        if not mapping.owned_by(super_obj, self.tenant):
+            await self.refuse(
+                tenant_obj,
+                "SuperConflict",
+                f"{kind_name} {want['metadata']['name']} already exists on the "
+                "super-cluster and does not belong to this cluster; rename it",
+            )
+            return None
+        change = kinds.patch(kinds.BY_NAME.get(kind_name) or _METADATA_ONLY, want, super_obj)
+        if change is None:
+            return super_obj
+        path = resource.path(namespace, want["metadata"]["name"])
+        return await self.engine.api.patch(path, change)
+
+    async def delete_owned(
+        self, resource: resources.Resource, super_obj: KubeObject | None
+    ) -> None:
+        """Delete `super_obj` if, and only if, this tenant owns it (UID precondition)."""
+        if super_obj is None or not mapping.owned_by(super_obj, self.tenant):
+            return
+        metadata = super_obj["metadata"]
+        if metadata.get("deletionTimestamp"):
+            return
+        with contextlib.suppress(errors.NotFound, errors.Conflict):
+            await self.engine.api.delete(
+                resource.path(metadata.get("namespace"), metadata["name"]), uid=metadata["uid"]
+            )
+            self.log.debug(
+                "super_deleted",
+                kind=resource.kind,
+                namespace=metadata.get("namespace"),
+                name=metadata["name"],
+            )
+
+    async def refuse(self, tenant_obj: KubeObject, reason: str, message: str) -> None:
+        """Tell the tenant why its object is not synced: an Event on the object."""
+        metrics.ERRORS.labels(vc=self.tenant.key, reason=reason).inc()
+        await tenant_events.record(self, tenant_obj, "Warning", reason, message)
+
+
+_METADATA_ONLY = kinds.Kind(resources.NAMESPACES, ())
+
+
+def tenant_object_path(
+    resource: resources.Resource, obj: KubeObject, subresource: str | None = None
+) -> str:
+    metadata: dict[str, Any] = obj["metadata"]
+    return resource.path(metadata.get("namespace"), metadata["name"], subresource)

@@ -1,0 +1,218 @@
+"""What the syncer tells a tenant: Events on its objects, and values only the super knows.
+
+Events explain refusals and mirror the super-cluster's own Events about a tenant's pods and
+services (scheduling, pulling, eviction…) into the tenant, under the tenant object's names.
+A Service's cluster IP and a claim's status come up from their super counterparts.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import datetime
+from typing import TYPE_CHECKING, Any
+
+from atoll.core.kube import client as kube_client
+from atoll.core.kube import errors, resources
+from atoll.syncer import mapping
+
+if TYPE_CHECKING:
+    from atoll.syncer import tenant as tenant_module
+
+KubeObject = kube_client.KubeObject
+TENANT_KEY_NAMESPACE = mapping.TENANT_NAMESPACE
+COMPONENT = "atoll-syncer"
+_recent: collections.OrderedDict[tuple[str, str, str], None] = collections.OrderedDict()
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def record(
+    syncer: tenant_module.TenantSyncer, obj: KubeObject, event_type: str, reason: str, message: str
+) -> None:
+    """One Event on a tenant object; the same reason and message are not repeated."""
+    metadata = obj["metadata"]
+    fingerprint = (metadata.get("uid", ""), reason, message)
+    if fingerprint in _recent:
+        return
+    _recent[fingerprint] = None
+    while len(_recent) > 10_000:
+        _recent.popitem(last=False)
+
+    namespace = metadata.get("namespace") or "default"
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{metadata['name']}.", "namespace": namespace},
+        "involvedObject": {
+            "apiVersion": obj.get("apiVersion", "v1"),
+            "kind": obj.get("kind"),
+            "name": metadata["name"],
+            "namespace": metadata.get("namespace"),
+            "uid": metadata.get("uid"),
+        },
+        "type": event_type,
+        "reason": reason,
+        "message": message[:1024],
+        "source": {"component": COMPONENT},
+        "reportingComponent": COMPONENT,
+        "reportingInstance": COMPONENT,
+        "firstTimestamp": _now(),
+        "lastTimestamp": _now(),
+        "count": 1,
+    }
+    syncer.log.warning(
+        "refused",
+        kind=obj.get("kind"),
+        namespace=metadata.get("namespace"),
+        name=metadata["name"],
+        reason=reason,
+        message=message,
+    )
+    with contextlib.suppress(errors.ApiError):
+        await syncer.api.create(resources.EVENTS.path(namespace), event)
+
+
+async def mirror_event(
+    syncer: tenant_module.TenantSyncer, super_event: KubeObject, tenant_obj: KubeObject
+) -> None:
+    """Copy a super-cluster Event about `tenant_obj`'s counterpart into the tenant."""
+    tenant_metadata = tenant_obj["metadata"]
+    namespace = tenant_metadata["namespace"]
+    event: dict[str, Any] = {
+        key: super_event[key]
+        for key in (
+            "type",
+            "reason",
+            "message",
+            "count",
+            "firstTimestamp",
+            "lastTimestamp",
+            "eventTime",
+            "reportingComponent",
+            "reportingInstance",
+            "source",
+            "action",
+        )
+        if super_event.get(key) is not None
+    }
+    event.update(
+        apiVersion="v1",
+        kind="Event",
+        metadata={"name": super_event["metadata"]["name"], "namespace": namespace},
+        involvedObject={
+            **super_event.get("involvedObject", {}),
+            "namespace": namespace,
+            "name": tenant_metadata["name"],
+            "uid": tenant_metadata.get("uid"),
+            "resourceVersion": None,
+        },
+    )
+    try:
+        await syncer.api.create(resources.EVENTS.path(namespace), event)
+    except errors.AlreadyExists:
+        with contextlib.suppress(errors.ApiError):
+            await syncer.api.patch(
+                resources.EVENTS.path(namespace, event["metadata"]["name"]),
+                {key: event.get(key) for key in ("count", "lastTimestamp", "message")},
+            )
+    except errors.ApiError:
+        return
+
+
+async def event_up(syncer: tenant_module.TenantSyncer, super_key: str) -> None:
+    """Mirror the super Event `super_key` if it is about one of this tenant's objects."""
+    super_event = syncer.engine.super_events.cache.get(super_key)
+    if super_event is None:
+        return
+    involved = super_event.get("involvedObject") or {}
+    kind_name = involved.get("kind")
+    if kind_name not in ("Pod", "Service"):
+        return
+    super_obj = syncer.engine.super_cache(kind_name).get(
+        f"{involved.get('namespace')}/{involved.get('name')}"
+    )
+    tenant_key = super_obj and (super_obj["metadata"].get("annotations") or {}).get(
+        TENANT_KEY_NAMESPACE
+    )
+    if super_obj is None or tenant_key is None:
+        return
+    name = super_obj["metadata"]["name"]
+    tenant_obj = syncer.informers[kind_name].cache.get(f"{tenant_key}/{name}")
+    if tenant_obj is not None:
+        await mirror_event(syncer, super_event, tenant_obj)
+
+
+async def service_address_up(
+    syncer: tenant_module.TenantSyncer, tenant_service: KubeObject, super_service: KubeObject
+) -> None:
+    """Give the tenant the super-cluster's cluster IP: the only one that routes.
+
+    A cluster IP cannot change, so the tenant Service is created again with the super
+    address (both allocate from the same range). While that happens the tenant Service is
+    briefly gone; `recreating` keeps the syncer from deleting the super Service meanwhile.
+    """
+    if not (tenant_service.get("spec") or {}).get("selector"):
+        # TODO(service-cidr): give each tenant its own slice of the super service range, so
+        # super Services take the tenant's address and nothing is recreated. Until then a
+        # selector-less Service keeps its tenant address: recreating it would let the
+        # tenant's endpoints controller remove the Endpoints its user wrote.
+        return
+    super_ip = (super_service.get("spec") or {}).get("clusterIP")
+    tenant_ip = (tenant_service.get("spec") or {}).get("clusterIP")
+    if not super_ip or super_ip in ("None", tenant_ip):
+        return
+    metadata = tenant_service["metadata"]
+    key = f"{metadata['namespace']}/{metadata['name']}"
+    syncer.recreating[key] = super_ip
+    spec = {
+        name: value
+        for name, value in tenant_service["spec"].items()
+        if name not in ("clusterIP", "clusterIPs")
+    }
+    spec.update(clusterIP=super_ip, clusterIPs=[super_ip])
+    replacement = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "spec": spec,
+        "metadata": {
+            field: metadata[field]
+            for field in ("name", "namespace", "labels", "annotations")
+            if field in metadata
+        },
+    }
+    path = resources.SERVICES.path(metadata["namespace"], metadata["name"])
+    try:
+        await syncer.api.delete(path, uid=metadata["uid"])
+        await syncer.api.create(resources.SERVICES.path(metadata["namespace"]), replacement)
+    except (errors.NotFound, errors.Conflict, errors.AlreadyExists):
+        return
+    finally:
+        syncer.log.info(
+            "service_address_up",
+            namespace=metadata["namespace"],
+            name=metadata["name"],
+            cluster_ip=super_ip,
+        )
+
+
+async def claim_status_up(
+    syncer: tenant_module.TenantSyncer, tenant_claim: KubeObject, super_claim: KubeObject
+) -> None:
+    """The tenant claim shows the super claim's phase and capacity."""
+    wanted = {
+        key: value
+        for key, value in (super_claim.get("status") or {}).items()
+        if key in ("phase", "accessModes", "capacity")
+    }
+    current = tenant_claim.get("status") or {}
+    if not wanted or all(current.get(key) == value for key, value in wanted.items()):
+        return
+    metadata = tenant_claim["metadata"]
+    with contextlib.suppress(errors.NotFound, errors.Conflict):
+        await syncer.api.patch(
+            resources.PVCS.path(metadata["namespace"], metadata["name"], "status"),
+            {"status": wanted},
+        )

@@ -1,0 +1,259 @@
+"""Tenant objects flow down to the super-cluster; status, addresses and nodes flow back up."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from atoll.core import wait
+from atoll.core.kube import client as kube_client
+from atoll.core.kube import errors, resources
+from atoll.syncer import mapping
+from support import tenants
+
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.cluster]
+
+POOL_LABEL = "apps.openyurt.io/nodepool"
+
+
+async def test_deployment_runs_on_the_super_cluster_and_shows_running_in_the_tenant(
+    api: kube_client.Client, tenant_a: tenants.TenantPair
+) -> None:
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+            },
+        },
+    }
+    await tenant_a.api.create(resources.DEPLOYMENTS.path("default"), deployment)
+    super_namespace = tenant_a.super_namespace("default")
+
+    async def all_running() -> list[kube_client.KubeObject] | None:
+        listing = await tenant_a.api.get(
+            resources.PODS.path("default"), params={"labelSelector": "app=web"}
+        )
+        pods = listing["items"]
+        running = [item for item in pods if item.get("status", {}).get("phase") == "Running"]
+        return pods if len(pods) == 3 and len(running) == 3 else None
+
+    tenant_pods = await wait.until(all_running, timeout=120, what="3 tenant pods Running")
+    super_pods = (
+        await api.get(resources.PODS.path(super_namespace), params={"labelSelector": "app=web"})
+    )["items"]
+    tenant_nodes = (await tenant_a.api.get(resources.NODES.path()))["items"]
+
+    assert sorted(item["metadata"]["name"] for item in super_pods) == sorted(
+        item["metadata"]["name"] for item in tenant_pods
+    )
+    for tenant_pod in tenant_pods:
+        twin = next(
+            item
+            for item in super_pods
+            if item["metadata"]["name"] == tenant_pod["metadata"]["name"]
+        )
+        assert tenant_pod["spec"]["nodeName"] == twin["spec"]["nodeName"]
+        assert tenant_pod["status"]["podIP"] == twin["status"]["podIP"]
+        assert twin["metadata"]["annotations"][mapping.TENANT_UID] == tenant_pod["metadata"]["uid"]
+    # Placement: only the granted pools; the tenant sees exactly the nodes it uses.
+    used = {item["spec"]["nodeName"] for item in super_pods}
+    assert {node["metadata"]["name"] for node in tenant_nodes} >= used
+    for node in tenant_nodes:
+        assert node["metadata"]["labels"][POOL_LABEL] in {"edge-a", "cloud"}
+        ready = [item for item in node["status"]["conditions"] if item["type"] == "Ready"]
+        assert ready[0]["status"] == "True"
+
+
+async def test_service_gets_the_super_cluster_ip(
+    api: kube_client.Client, tenant_a: tenants.TenantPair
+) -> None:
+    name = tenants.unique("svc")
+    await tenant_a.api.create(
+        resources.SERVICES.path("default"),
+        {"metadata": {"name": name}, "spec": {"selector": {"app": name}, "ports": [{"port": 80}]}},
+    )
+    super_path = resources.SERVICES.path(tenant_a.super_namespace("default"), name)
+
+    async def same_address() -> str | None:
+        try:
+            super_service = await api.get(super_path)
+            tenant_service = await tenant_a.api.get(resources.SERVICES.path("default", name))
+        except errors.NotFound:
+            return None
+        super_ip = super_service["spec"]["clusterIP"]
+        return super_ip if tenant_service["spec"]["clusterIP"] == super_ip else None
+
+    assert await wait.until(same_address, timeout=60, what="the tenant to see the super IP")
+
+
+async def test_selectorless_service_brings_its_endpoints_down(
+    api: kube_client.Client, tenant_a: tenants.TenantPair
+) -> None:
+    name = tenants.unique("external")
+    await tenant_a.api.create(
+        resources.SERVICES.path("default"),
+        {"metadata": {"name": name}, "spec": {"ports": [{"port": 5432}]}},
+    )
+    # A documentation address (RFC 5737): stored as data, never dialled.
+    await tenant_a.api.create(
+        resources.ENDPOINTS.path("default"),
+        {
+            "metadata": {"name": name},
+            "subsets": [{"addresses": [{"ip": "192.0.2.9"}], "ports": [{"port": 5432}]}],
+        },
+    )
+    super_path = resources.ENDPOINTS.path(tenant_a.super_namespace("default"), name)
+
+    async def mirrored() -> dict[str, object] | None:
+        try:
+            return await api.get(super_path)
+        except errors.NotFound:
+            return None
+
+    endpoints = await wait.until(mirrored, timeout=60, what="super Endpoints")
+    assert endpoints["subsets"][0]["addresses"][0]["ip"] == "192.0.2.9"  # type: ignore[index]
+
+
+async def test_pod_mounting_configmap_and_secret_runs(
+    api: kube_client.Client, tenant_a: tenants.TenantPair
+) -> None:
+    name = tenants.unique("mounts")
+    await tenant_a.api.create(
+        resources.CONFIGMAPS.path("default"),
+        {"metadata": {"name": name}, "data": {"colour": "blue"}},
+    )
+    await tenant_a.api.create(
+        resources.SECRETS.path("default"),
+        {"metadata": {"name": name}, "stringData": {"password": "s3"}},
+    )
+    await tenant_a.api.create(
+        resources.PODS.path("default"),
+        tenants.pod(
+            name,
+            volumes=[
+                {"name": "config", "configMap": {"name": name}},
+                {"name": "secret", "secret": {"secretName": name}},
+            ],
+        ),
+    )
+
+    await tenants.wait_for_pod(tenant_a.api, "default", name)
+    super_namespace = tenant_a.super_namespace("default")
+    config_map = await api.get(resources.CONFIGMAPS.path(super_namespace, name))
+    secret = await api.get(resources.SECRETS.path(super_namespace, name))
+
+    assert config_map["data"] == {"colour": "blue"}
+    assert base64.b64decode(secret["data"]["password"]) == b"s3"
+
+
+async def test_pod_token_is_valid_on_the_tenant_api_only(
+    api: kube_client.Client, tenant_a: tenants.TenantPair
+) -> None:
+    name = tenants.unique("token")
+    await tenant_a.api.create(resources.PODS.path("default"), tenants.pod(name))
+    await tenants.wait_for_pod(tenant_a.api, "default", name)
+    super_namespace = tenant_a.super_namespace("default")
+
+    super_pod = await api.get(resources.PODS.path(super_namespace, name))
+    sources = [
+        source
+        for volume in super_pod["spec"]["volumes"]
+        for source in (volume.get("projected") or {}).get("sources") or []
+    ]
+    secret_name = next(source["secret"]["name"] for source in sources if "secret" in source)
+    secret = await api.get(resources.SECRETS.path(super_namespace, secret_name))
+    token = base64.b64decode(secret["data"]["token"]).decode()
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+
+    tenant_access = tenant_a.api.access
+    as_pod = type(tenant_access)(
+        server=tenant_access.server, ca_pem=tenant_access.ca_pem, token=token
+    )
+    async with kube_client.Client(as_pod) as client:
+        me = await client.create("/apis/authentication.k8s.io/v1/selfsubjectreviews", review)
+    as_pod_on_super = type(tenant_access)(
+        server=api.access.server, ca_pem=api.access.ca_pem, token=token
+    )
+    async with kube_client.Client(as_pod_on_super) as client:
+        with pytest.raises(errors.Unauthorized):
+            await client.create("/apis/authentication.k8s.io/v1/selfsubjectreviews", review)
+
+    assert super_pod["spec"]["automountServiceAccountToken"] is False
+    assert me["status"]["userInfo"]["username"] == "system:serviceaccount:default:default"
+    env = {item["name"]: item.get("value") for item in super_pod["spec"]["containers"][0]["env"]}
+    assert env["KUBERNETES_SERVICE_HOST"] == "127.0.0.1"
+
+
+async def test_deleting_in_the_tenant_cascades_to_the_super_cluster(
+    api: kube_client.Client, tenant_a: tenants.TenantPair
+) -> None:
+    namespace = tenants.unique("doomed")
+    await tenant_a.api.create(resources.NAMESPACES.path(), {"metadata": {"name": namespace}})
+    await tenant_a.api.create(resources.PODS.path(namespace), tenants.pod("victim"))
+    await tenant_a.api.create(
+        resources.CONFIGMAPS.path(namespace), {"metadata": {"name": "victim"}}
+    )
+    await tenants.wait_for_pod(tenant_a.api, namespace, "victim")
+    super_namespace = tenant_a.super_namespace(namespace)
+
+    await tenant_a.api.delete(resources.PODS.path(namespace, "victim"))
+    assert await tenants.wait_until_missing(tenant_a.api, resources.PODS.path(namespace, "victim"))
+    assert await tenants.wait_until_missing(api, resources.PODS.path(super_namespace, "victim"))
+
+    await tenant_a.api.delete(resources.NAMESPACES.path(name=namespace))
+    assert await tenants.wait_until_missing(
+        api, resources.NAMESPACES.path(name=super_namespace), timeout=120
+    )
+
+
+async def test_super_object_not_owned_is_never_touched(
+    api: kube_client.Client, tenant_a: tenants.TenantPair
+) -> None:
+    name = tenants.unique("squatted")
+    super_namespace = tenant_a.super_namespace("default")
+    squatter = await api.create(
+        resources.CONFIGMAPS.path(super_namespace),
+        {"metadata": {"name": name}, "data": {"owner": "admin"}},
+    )
+
+    created = await tenant_a.api.create(
+        resources.CONFIGMAPS.path("default"),
+        {"metadata": {"name": name}, "data": {"owner": "tenant"}},
+    )
+
+    async def told() -> bool:
+        events = await tenant_a.api.get(resources.EVENTS.path("default"))
+        return any(
+            item["reason"] == "SuperConflict"
+            and item["involvedObject"]["uid"] == created["metadata"]["uid"]
+            for item in events["items"]
+        )
+
+    assert await wait.until(told, timeout=60, what="a SuperConflict event")
+    await tenant_a.api.delete(resources.CONFIGMAPS.path("default", name))
+    untouched = await api.get(resources.CONFIGMAPS.path(super_namespace, name))
+    assert untouched["data"] == {"owner": "admin"}
+    assert untouched["metadata"]["uid"] == squatter["metadata"]["uid"]
+
+
+async def test_one_tenant_never_sees_another(
+    tenant_a: tenants.TenantPair, tenant_b: tenants.TenantPair
+) -> None:
+    name = tenants.unique("private")
+    await tenant_a.api.create(resources.NAMESPACES.path(), {"metadata": {"name": name}})
+    await tenant_a.api.create(resources.PODS.path(name), tenants.pod("secretive"))
+    await tenants.wait_for_pod(tenant_a.api, name, "secretive")
+
+    b_namespaces = (await tenant_b.api.get(resources.NAMESPACES.path()))["items"]
+    b_pods = (await tenant_b.api.get(resources.PODS.path()))["items"]
+
+    assert name not in {item["metadata"]["name"] for item in b_namespaces}
+    assert "secretive" not in {item["metadata"]["name"] for item in b_pods}
+    assert tenant_a.super_namespace(name) != tenant_b.super_namespace(name)

@@ -1,0 +1,461 @@
+"""Unit tests for `atoll.syncer.pods.translate`: the super pod and the patch keeping it in step."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from atoll.core import naming
+from atoll.syncer import mapping
+from atoll.syncer.pods import placement as placements
+from atoll.syncer.pods import translate
+
+UID = "6f1c3a52-0d8e-4c5b-9a7e-2b1d4f6e8c90"
+POD_UID = "0b7d2e14-93a1-4f6c-8e25-7c4a9d1b3f08"
+LABEL = "apps.openyurt.io/nodepool"
+TENANT = mapping.Tenant("dev", "team-a", UID, "https://vc.example:6443")
+PLACEMENT = placements.Placement(
+    pool_label=LABEL,
+    allowed_pools=("hangzhou", "cloud"),
+    default_pool=None,
+    dedicated_pools=frozenset(),
+    foreign_dedicated=frozenset(),
+    edge_pools=frozenset({"hangzhou"}),
+    autonomy_seconds=86400,
+    vc_uid=UID,
+)
+SECRET = "app-token-x7k2q"
+
+
+def context(token_secret: str | None = SECRET) -> translate.PodContext:
+    return translate.PodContext(TENANT, PLACEMENT, "10.0.0.5", 31443, token_secret)
+
+
+def api_access_volume(*extra_items: dict[str, Any]) -> dict[str, Any]:
+    """The projected volume the tenant API server gives every pod that mounts a token."""
+    return {
+        "name": "kube-api-access-5xq9z",
+        "projected": {
+            "defaultMode": 420,
+            "sources": [
+                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                {
+                    "configMap": {
+                        "name": "kube-root-ca.crt",
+                        "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                    }
+                },
+                {
+                    "downwardAPI": {
+                        "items": [
+                            {
+                                "path": "namespace",
+                                "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                            },
+                            *extra_items,
+                        ]
+                    }
+                },
+            ],
+        },
+    }
+
+
+def container(name: str = "app", image: str = "nginx:1.27", **fields: Any) -> dict[str, Any]:
+    return {"name": name, "image": image, **fields}
+
+
+def tenant_pod(**spec: Any) -> dict[str, Any]:
+    """A tenant pod as read back from the tenant API server, with `spec` fields over it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "app",
+            "generateName": "app-",
+            "namespace": "web",
+            "uid": POD_UID,
+            "resourceVersion": "4711",
+            "creationTimestamp": "2025-01-01T00:00:00Z",
+            "labels": {"app": "web", "atoll.dev/vc-uid": "forged", "atoll.dev/role": "tenant"},
+            "annotations": {"note": "kept", "atoll.dev/tenant-uid": "x", "atoll.dev/owner": "x"},
+            "ownerReferences": [{"kind": "ReplicaSet", "name": "app-5d8f", "uid": "rs"}],
+            "finalizers": ["example.com/hold"],
+            "managedFields": [{"manager": "kube-controller-manager"}],
+        },
+        "spec": {
+            "serviceAccountName": "builder",
+            "containers": [container()],
+            "volumes": [api_access_volume()],
+            **spec,
+        },
+        "status": {"phase": "Pending", "qosClass": "BestEffort"},
+    }
+
+
+def super_spec(pod: dict[str, Any], token_secret: str | None = SECRET) -> dict[str, Any]:
+    spec: dict[str, Any] = translate.super_pod(context(token_secret), pod)["spec"]
+    return spec
+
+
+def env_of(item: dict[str, Any]) -> dict[str, Any]:
+    return {entry["name"]: entry.get("value", entry.get("valueFrom")) for entry in item["env"]}
+
+
+def super_ns(name: str) -> str:
+    return mapping.super_namespace(TENANT, name)
+
+
+# --- metadata -----------------------------------------------------------------------------
+
+
+def test_super_pod_metadata_is_mapped_and_owned_with_nothing_forged_or_server_set() -> None:
+    result = translate.super_pod(context(), tenant_pod())
+
+    assert result["apiVersion"] == "v1"
+    assert result["kind"] == "Pod"
+    assert result["metadata"] == mapping.super_metadata(TENANT, tenant_pod())
+    assert result["metadata"]["namespace"] == super_ns("web")
+    assert result["metadata"]["labels"] == {"app": "web", **TENANT.labels}
+    assert result["metadata"]["annotations"][mapping.TENANT_UID] == POD_UID
+    assert result["metadata"]["annotations"]["note"] == "kept"
+    assert "atoll.dev/owner" not in result["metadata"]["annotations"]
+    for field in (
+        "ownerReferences",
+        "finalizers",
+        "resourceVersion",
+        "uid",
+        "creationTimestamp",
+        "managedFields",
+        "generateName",
+    ):
+        assert field not in result["metadata"]
+    assert "status" not in result
+
+
+def test_super_pod_leaves_the_tenant_pod_untouched() -> None:
+    pod = tenant_pod(
+        affinity={"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{}]}}
+    )
+    before = copy.deepcopy(pod)
+
+    translate.super_pod(context(), pod)
+
+    assert pod == before
+
+
+# --- spec ---------------------------------------------------------------------------------
+
+
+def test_super_pod_never_mounts_a_super_token_and_keeps_the_service_account() -> None:
+    spec = super_spec(tenant_pod(automountServiceAccountToken=True))
+
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["serviceAccountName"] == "builder"
+
+
+@pytest.mark.parametrize(
+    ("fields", "kept", "dropped"),
+    [
+        pytest.param({"nodeName": "edge-1"}, {"nodeName": "edge-1"}, (), id="node-name-set"),
+        pytest.param({}, {}, ("nodeName",), id="node-name-unset"),
+        pytest.param(
+            {"priorityClassName": "high", "priority": 1000, "preemptionPolicy": "Never"},
+            {"priorityClassName": "high"},
+            ("priority", "preemptionPolicy"),
+            id="priority-from-class",
+        ),
+        pytest.param(
+            {"runtimeClassName": "kata", "overhead": {"cpu": "250m"}},
+            {"runtimeClassName": "kata"},
+            ("overhead",),
+            id="overhead-from-runtime-class",
+        ),
+        pytest.param(
+            {"readinessGates": [{"conditionType": "example.com/lb"}]},
+            {"readinessGates": [{"conditionType": "example.com/lb"}]},
+            (),
+            id="readiness-gates",
+        ),
+        pytest.param(
+            {"ephemeralContainers": [container("debug")]}, {}, ("ephemeralContainers",), id="eph"
+        ),
+    ],
+)
+def test_super_pod_copies_the_spec_but_what_the_super_server_derives(
+    fields: dict[str, Any], kept: dict[str, Any], dropped: tuple[str, ...]
+) -> None:
+    spec = super_spec(tenant_pod(**fields))
+
+    assert {key: spec[key] for key in kept} == kept
+    assert not set(dropped) & set(spec)
+
+
+def test_super_pod_is_fenced_into_the_tenants_pools() -> None:
+    spec = super_spec(tenant_pod())
+
+    assert placements.required_terms(spec) == [
+        {"matchExpressions": [{"key": LABEL, "operator": "In", "values": ["hangzhou", "cloud"]}]}
+    ]
+    assert {item["key"] for item in spec["tolerations"]} == {
+        placements.UNREACHABLE,
+        placements.NOT_READY,
+    }
+
+
+# --- service-account token ----------------------------------------------------------------
+
+
+def test_the_token_volume_reads_the_tenant_token_secret() -> None:
+    labels_item = {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}
+    pod = tenant_pod(volumes=[api_access_volume(labels_item), {"name": "data", "emptyDir": {}}])
+
+    volumes = super_spec(pod)["volumes"]
+
+    assert volumes == [
+        {
+            "name": "kube-api-access-5xq9z",
+            "projected": {
+                "defaultMode": 420,
+                "sources": [
+                    {
+                        "secret": {
+                            "name": SECRET,
+                            "items": [
+                                {"key": "token", "path": "token"},
+                                {"key": "ca.crt", "path": "ca.crt"},
+                                {"key": "namespace", "path": "namespace"},
+                            ],
+                        }
+                    },
+                    {"downwardAPI": {"items": [labels_item]}},
+                ],
+            },
+        },
+        {"name": "data", "emptyDir": {}},
+    ]
+
+
+def test_a_token_at_another_path_keeps_its_path() -> None:
+    volume = {
+        "name": "vault-token",
+        "projected": {"sources": [{"serviceAccountToken": {"path": "vault", "audience": "v"}}]},
+    }
+
+    (result,) = super_spec(tenant_pod(volumes=[volume]))["volumes"]
+
+    (source,) = result["projected"]["sources"]
+    assert source["secret"]["items"][0] == {"key": "token", "path": "vault"}
+
+
+def test_a_token_without_a_token_secret_is_dropped_never_left_to_the_super_kubelet() -> None:
+    labels_item = {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}
+
+    (volume,) = super_spec(tenant_pod(volumes=[api_access_volume(labels_item)]), None)["volumes"]
+
+    assert volume["projected"]["sources"] == [{"downwardAPI": {"items": [labels_item]}}]
+
+
+@pytest.mark.parametrize(
+    ("volumes", "expected"),
+    [([api_access_volume()], True), ([{"name": "data", "emptyDir": {}}], False), ([], False)],
+)
+def test_mounts_token_tells_whether_the_pod_needs_a_token_secret(
+    volumes: list[dict[str, Any]], expected: bool
+) -> None:
+    assert translate.mounts_token(tenant_pod(volumes=volumes)) is expected
+
+
+def test_a_pod_without_a_token_needs_no_secret() -> None:
+    spec = super_spec(tenant_pod(volumes=[{"name": "data", "emptyDir": {}}]), token_secret=None)
+
+    assert spec["volumes"] == [{"name": "data", "emptyDir": {}}]
+
+
+# --- environment --------------------------------------------------------------------------
+
+
+def test_every_container_reaches_the_tenant_api_server() -> None:
+    app = container(
+        env=[
+            {"name": "KUBERNETES_SERVICE_HOST", "value": "10.96.0.1"},
+            {"name": "MODE", "value": "prod"},
+            {"name": "KUBERNETES_SERVICE_PORT", "value": "443"},
+        ]
+    )
+    pod = tenant_pod(containers=[app, container("sidecar")], initContainers=[container("init")])
+
+    spec = super_spec(pod)
+
+    expected = {
+        "KUBERNETES_SERVICE_HOST": "10.0.0.5",
+        "KUBERNETES_SERVICE_PORT": "31443",
+        "KUBERNETES_SERVICE_PORT_HTTPS": "31443",
+    }
+    for item in [*spec["containers"], *spec["initContainers"]]:
+        names = [entry["name"] for entry in item["env"]]
+        assert len(names) == len(set(names))
+        assert env_of(item).items() >= expected.items()
+    assert env_of(spec["containers"][0])["MODE"] == "prod"
+
+
+def test_the_downward_api_tells_the_tenant_namespace_and_uid() -> None:
+    def field(name: str, path: str) -> dict[str, Any]:
+        return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
+
+    env = [
+        field("NS", "metadata.namespace"),
+        field("UID", "metadata.uid"),
+        field("N", "spec.nodeName"),
+    ]
+    spec = super_spec(tenant_pod(containers=[container(env=env)]))
+
+    values = env_of(spec["containers"][0])
+    assert values["NS"] == "web"
+    assert values["UID"] == POD_UID
+    assert values["N"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
+
+
+# --- pod affinity -------------------------------------------------------------------------
+
+
+def affinity_term(**fields: Any) -> dict[str, Any]:
+    return {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "zone", **fields}
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        pytest.param(affinity_term(), affinity_term(), id="own-namespace"),
+        pytest.param(
+            affinity_term(namespaces=["web", "db"]),
+            affinity_term(namespaces=[super_ns("web"), super_ns("db")]),
+            id="namespaces-mapped",
+        ),
+        pytest.param(
+            affinity_term(namespaceSelector={}),
+            affinity_term(namespaceSelector={"matchLabels": {naming.VC_UID: UID}}),
+            id="all-namespaces-of-the-tenant",
+        ),
+        pytest.param(
+            affinity_term(
+                namespaceSelector={
+                    "matchLabels": {"team": "a", naming.VC_UID: "another-tenant"},
+                    "matchExpressions": [
+                        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["db"]}
+                    ],
+                }
+            ),
+            affinity_term(
+                namespaceSelector={
+                    "matchLabels": {"team": "a", naming.VC_UID: UID},
+                    "matchExpressions": [
+                        {
+                            "key": "kubernetes.io/metadata.name",
+                            "operator": "In",
+                            "values": [super_ns("db")],
+                        }
+                    ],
+                }
+            ),
+            id="selector-confined",
+        ),
+        pytest.param(
+            affinity_term(namespaceSelector={"matchLabels": {"kubernetes.io/metadata.name": "db"}}),
+            affinity_term(
+                namespaceSelector={
+                    "matchLabels": {
+                        "kubernetes.io/metadata.name": super_ns("db"),
+                        naming.VC_UID: UID,
+                    }
+                }
+            ),
+            id="selector-by-name-mapped",
+        ),
+    ],
+)
+def test_pod_affinity_terms_are_scoped_to_the_tenant(
+    term: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    affinity = {
+        "podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]},
+        "podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 10, "podAffinityTerm": copy.deepcopy(term)}
+            ]
+        },
+    }
+
+    result = super_spec(tenant_pod(affinity=affinity))["affinity"]
+
+    assert result["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] == [expected]
+    (preferred,) = result["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert preferred == {"weight": 10, "podAffinityTerm": expected}
+
+
+# --- needs_update -------------------------------------------------------------------------
+
+
+def existing(desired: dict[str, Any]) -> dict[str, Any]:
+    """`desired` as the super API server hands it back: with server fields and status."""
+    result = copy.deepcopy(desired)
+    result["metadata"] |= {"uid": "super-uid", "resourceVersion": "9"}
+    result["metadata"]["annotations"]["cni.example/ip"] = "10.1.2.3"
+    result["status"] = {"phase": "Running"}
+    return result
+
+
+def test_an_unchanged_pod_needs_no_update() -> None:
+    desired = translate.super_pod(context(), tenant_pod())
+
+    assert translate.needs_update(desired, existing(desired)) is None
+
+
+def test_the_mutable_parts_are_patched() -> None:
+    current = existing(translate.super_pod(context(), tenant_pod()))
+    pod = tenant_pod(
+        containers=[container(image="nginx:1.28")],
+        activeDeadlineSeconds=600,
+        tolerations=[{"key": "gpu", "operator": "Exists"}],
+    )
+    pod["metadata"]["labels"] = {"tier": "front"}
+    pod["metadata"]["annotations"]["note"] = "changed"
+    desired = translate.super_pod(context(), pod)
+
+    patch = translate.needs_update(desired, current)
+
+    assert patch == {
+        "metadata": {
+            "labels": {"tier": "front", "app": None},
+            "annotations": {"note": "changed"},
+        },
+        "spec": {
+            "containers": [current["spec"]["containers"][0] | {"image": "nginx:1.28"}],
+            "activeDeadlineSeconds": 600,
+            "tolerations": [
+                *current["spec"]["tolerations"],
+                {"key": "gpu", "operator": "Exists"},
+            ],
+        },
+    }
+
+
+def test_image_patches_list_every_container_as_the_server_holds_it() -> None:
+    # A JSON merge patch replaces lists: a partial one would read as containers removed.
+    pod = tenant_pod(initContainers=[container("a"), container("b", image="busybox:1")])
+    current = existing(translate.super_pod(context(), pod))
+    current["spec"]["initContainers"][1]["terminationMessagePath"] = "/dev/termination-log"
+    pod["spec"]["initContainers"][1]["image"] = "busybox:2"
+
+    patch = translate.needs_update(translate.super_pod(context(), pod), current)
+
+    assert patch == {
+        "spec": {
+            "initContainers": [
+                current["spec"]["initContainers"][0],
+                current["spec"]["initContainers"][1] | {"image": "busybox:2"},
+            ]
+        }
+    }
