@@ -8,7 +8,7 @@ from typing import Any
 
 from atoll.core import wait
 from atoll.core.kube import client as kube_client
-from atoll.core.kube import resources
+from atoll.core.kube import errors, resources
 from atoll.syncer import mapping
 from support import vcs
 
@@ -42,7 +42,19 @@ async def running_tenant(
         server=vc["status"]["controlPlaneEndpoint"],
         spec=vc["spec"],
     )
-    return TenantPair(api=kube_client.Client(access), tenant=view)
+    client = kube_client.Client(access)
+
+    # Like any new cluster, the tenant accepts pods once its controller-manager has made
+    # the default ServiceAccount.
+    async def account_ready() -> bool:
+        try:
+            await client.get(resources.SERVICEACCOUNTS.path("default", "default"))
+        except errors.NotFound:
+            return False
+        return True
+
+    await wait.until(account_ready, timeout=60, what=f"{name}'s default ServiceAccount")
+    return TenantPair(api=client, tenant=view)
 
 
 def pod(name: str, *, labels: dict[str, str] | None = None, **spec: Any) -> KubeObject:

@@ -11,8 +11,10 @@ pod because its node went dark.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
+import dataclasses
 import datetime
 import urllib.parse
 from typing import TYPE_CHECKING
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import errors, resources
 from atoll.syncer import mapping, metrics
-from atoll.syncer.pods import placement, status, translate
+from atoll.syncer.pods import placement, quota, status, translate
 
 if TYPE_CHECKING:
     from atoll.syncer import engine as engine_module
@@ -29,6 +31,15 @@ if TYPE_CHECKING:
 KubeObject = kube_client.KubeObject
 TOKEN_SECONDS = 3600
 TOKEN_EXPIRES = "atoll.dev/token-expires"  # noqa: S105 - an annotation key
+
+
+@dataclasses.dataclass
+class QuotaLedger:
+    """One tenant's admissions: decided one at a time, counted until their pod is seen."""
+
+    lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
+    inflight: dict[str, tuple[str, quota.Usage]] = dataclasses.field(default_factory=dict)
+    waiting: set[str] = dataclasses.field(default_factory=set)
 
 
 def token_secret_name(service_account: str) -> str:
@@ -40,6 +51,7 @@ class PodSync:
 
     def __init__(self, engine: engine_module.Engine) -> None:
         self.engine = engine
+        self.ledgers: dict[str, QuotaLedger] = {}
 
     async def sync(self, syncer: tenant_module.TenantSyncer, key: str) -> None:
         tenant_pod = syncer.informers["Pod"].cache.get(key)
@@ -55,6 +67,10 @@ class PodSync:
                 )
             return
 
+        if tenant_pod is None or (super_pod or {}).get("status", {}).get("phase") in (
+            quota.TERMINAL
+        ):
+            self._release(syncer)
         if tenant_pod is None:
             await self._delete_super(super_pod)
         elif tenant_pod["metadata"].get("deletionTimestamp"):
@@ -74,7 +90,7 @@ class PodSync:
         rules = self.placement(syncer)
         refusal = placement.refusal(rules, tenant_pod, self.engine.nodes.node_pools())
         if refusal is not None:
-            await self._refuse(syncer, tenant_pod, refusal)
+            await self._hold(syncer, tenant_pod, status.PLACEMENT_REFUSED, refusal)
             return
 
         namespace = tenant_pod["metadata"]["namespace"]
@@ -89,10 +105,92 @@ class PodSync:
             token_secret=secret,
         )
         super_pod = translate.super_pod(context, tenant_pod)
+        capped = {
+            pool["name"] for pool in syncer.tenant.spec.get("nodePools") or [] if pool.get("quota")
+        }
+        if not capped:
+            await self._submit(syncer, super_pod)
+            return
+
+        # Quotas: one admission at a time per tenant, against a complete picture.
+        if not self.engine.super_informers["Pod"].synced.is_set():
+            syncer.engine.queue.add_later(syncer.tenant.key, ("Pod", _key(tenant_pod)), 1.0)
+            return
+        ledger = self.ledgers.setdefault(syncer.tenant.key, QuotaLedger())
+        async with ledger.lock:
+            pool = self._choose_pool(syncer, rules, tenant_pod, ledger)
+            need = quota.cost(tenant_pod)
+            caps = quota.hard(syncer.tenant.spec, pool) if pool else {}
+            short = (
+                quota.shortfall(pool, caps, self._usage(syncer, pool, ledger), need)
+                if pool and caps
+                else None
+            )
+            if short is not None:
+                ledger.waiting.add(_key(tenant_pod))
+                await self._hold(syncer, tenant_pod, "QuotaExceeded", short)
+                return
+            if pool:
+                # Pinned to one pool, so that the pool's usage is a fact.
+                super_pod["spec"].setdefault("nodeSelector", {})[rules.pool_label] = pool
+                ledger.inflight[_key(tenant_pod)] = (pool, need)
+            ledger.waiting.discard(_key(tenant_pod))
+            await self._submit(syncer, super_pod)
+
+    async def _submit(self, syncer: tenant_module.TenantSyncer, super_pod: KubeObject) -> None:
         path = resources.PODS.path(super_pod["metadata"]["namespace"])
         with contextlib.suppress(errors.AlreadyExists):
             await self.engine.api.create(path, super_pod)
             metrics.SYNCED.labels(vc=syncer.tenant.key, kind="Pod").inc()
+
+    def _choose_pool(
+        self,
+        syncer: tenant_module.TenantSyncer,
+        rules: placement.Placement,
+        tenant_pod: KubeObject,
+        ledger: QuotaLedger,
+    ) -> str | None:
+        """The pod's pool: the one it names, the default, else the one with most room."""
+        spec = tenant_pod.get("spec") or {}
+        if chosen := (spec.get("nodeSelector") or {}).get(rules.pool_label):
+            return str(chosen)
+        if rules.default_pool:
+            return rules.default_pool
+        reachable = placement.reachable_pools(rules, spec)
+        candidates = sorted(reachable) if reachable is not None else list(rules.allowed_pools)
+        if not candidates:
+            return None
+        return max(
+            candidates,
+            key=lambda pool: quota.headroom(
+                quota.hard(syncer.tenant.spec, pool), self._usage(syncer, pool, ledger)
+            ),
+        )
+
+    def _usage(
+        self, syncer: tenant_module.TenantSyncer, pool: str, ledger: QuotaLedger
+    ) -> quota.Usage:
+        """What the tenant uses in `pool`: its super pods there, plus creations in flight."""
+        label = self.engine.pool_label
+        placed = [
+            pod
+            for pod in self.engine.owned_objects("Pod", syncer.tenant.vc_uid)
+            if ((pod.get("spec") or {}).get("nodeSelector") or {}).get(label) == pool
+        ]
+        seen = {mapping.tenant_key_of(pod) for pod in placed}
+        for key in [key for key in ledger.inflight if key in seen]:
+            del ledger.inflight[key]
+        total = quota.used(placed)
+        for key, (inflight_pool, need) in ledger.inflight.items():
+            if inflight_pool == pool and key not in seen:
+                total = quota.add(total, need)
+        return total
+
+    def _release(self, syncer: tenant_module.TenantSyncer) -> None:
+        """Room may have freed: look again at every pod held back by a quota."""
+        ledger = self.ledgers.get(syncer.tenant.key)
+        for key in list(ledger.waiting) if ledger else []:
+            syncer.enqueue("Pod", key)
 
     async def _update(
         self, syncer: tenant_module.TenantSyncer, tenant_pod: KubeObject, super_pod: KubeObject
@@ -174,27 +272,23 @@ class PodSync:
             edge_pools=self.engine.nodes.edge_pools(),
         )
 
-    async def _refuse(
-        self, syncer: tenant_module.TenantSyncer, tenant_pod: KubeObject, message: str
+    async def _hold(
+        self, syncer: tenant_module.TenantSyncer, tenant_pod: KubeObject, reason: str, message: str
     ) -> None:
         """The pod stays Pending in the tenant, with a condition and an Event saying why."""
-        await syncer.refuse(tenant_pod, "PlacementRefused", message)
-        conditions = [
-            item
-            for item in (tenant_pod.get("status") or {}).get("conditions") or []
-            if item.get("type") != "atoll.dev/Synced"
-        ]
-        refused = status.refused_condition(message)
+        await syncer.refuse(tenant_pod, reason, message)
+        current = (tenant_pod.get("status") or {}).get("conditions") or []
         if any(
-            item.get("message") == message
-            for item in (tenant_pod.get("status") or {}).get("conditions") or []
+            item.get("type") == status.SYNCED and item.get("message") == message for item in current
         ):
             return
+        held = {**status.refused_condition(message), "reason": reason}
+        others = [item for item in current if item.get("type") != status.SYNCED]
         metadata = tenant_pod["metadata"]
         with contextlib.suppress(errors.NotFound, errors.Conflict):
             await syncer.api.patch(
                 resources.PODS.path(metadata["namespace"], metadata["name"], "status"),
-                {"status": {"conditions": [*conditions, refused]}},
+                {"status": {"conditions": [*others, held]}},
             )
 
     async def _ensure_token(
@@ -264,6 +358,10 @@ class PodSync:
                 await self.engine.api.replace(path, body)
         else:
             await self.engine.api.replace(path, body)
+
+
+def _key(pod: KubeObject) -> str:
+    return f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
 
 
 def _service_account(pod: KubeObject) -> str:
