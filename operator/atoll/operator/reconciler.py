@@ -20,7 +20,7 @@ from atoll.core import api as atoll_api
 from atoll.core import naming
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import config, errors, resources
-from atoll.operator import conditions, events, tenant_pki
+from atoll.operator import conditions, events, pools, tenant_pki
 from atoll.operator import plan as plans
 from atoll.operator import settings as operator_settings
 from atoll.operator.provisioners import base
@@ -93,7 +93,7 @@ async def _reconcile(
         clusterNamespace=plan.cluster_namespace,
         datastore=f"{plan.datastore}/{plan.datastore_mode}",
     )
-    await _check_pools(spec, status, generation, context)
+    await _check_pools(vc, status, generation, context)
     try:
         provisioner.check(plan)
     except base.ProvisionerError as error:
@@ -136,6 +136,8 @@ async def _reconcile(
 
     secret_name = await _ensure_kubeconfig(context.api, vc, material, control_plane.server)
     rolled = status.get("version") not in (None, control_plane.version)
+    await pools.ensure_dedication(context.api, vc, context.settings.pool_label)
+    status["nodePools"] = await pools.pool_status(context.api, vc, context.settings.pool_label)
     status.update(
         controlPlaneEndpoint=control_plane.server,
         version=control_plane.version,
@@ -188,8 +190,9 @@ async def _plan(vc: KubeObject, status: dict[str, Any], context: Context) -> pla
 
 
 async def _check_pools(
-    spec: dict[str, Any], status: dict[str, Any], generation: int, context: Context
+    vc: KubeObject, status: dict[str, Any], generation: int, context: Context
 ) -> None:
+    spec = vc.get("spec") or {}
     wanted = [pool["name"] for pool in spec.get("nodePools") or []]
     if not wanted:
         return
@@ -203,6 +206,16 @@ async def _check_pools(
             "NodePoolNotFound",
             f"node pools {', '.join(missing)} do not exist (nodes labelled {label}: "
             f"{', '.join(sorted(known)) or 'none'}): fix spec.nodePools",
+            retry_after=RETRY_FAILED,
+        )
+    taken = await pools.dedication_conflicts(context.api, vc)
+    if taken:
+        pool, holder = sorted(taken.items())[0]
+        raise _Stop(
+            "Failed",
+            "DedicatedPoolTaken",
+            f"pool {pool} is already dedicated to {holder}: grant it without dedicated: true, "
+            "or choose another pool",
             retry_after=RETRY_FAILED,
         )
     status["conditions"] = conditions.set_condition(
@@ -361,6 +374,7 @@ async def remove(vc: KubeObject, context: Context) -> bool:
             {"spec": {"kubernetesVersion": "v0.0.0"}},
             default_provisioner=context.settings.default_provisioner,
         )
+    await pools.release_dedication(context.api, metadata["uid"])
     provisioner_name = status.get("provisioner") or plan.provisioner
     await context.provisioners[provisioner_name].destroy(plan, keep_data=keep_data)
 
