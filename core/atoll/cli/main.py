@@ -9,7 +9,7 @@ import importlib.metadata
 
 import click
 
-from atoll.cli import local, processes, virtualclusters
+from atoll.cli import local, pools, processes, virtualclusters
 from atoll.core import logging, paths
 
 
@@ -36,6 +36,7 @@ def version() -> None:
 cli.add_command(local.up)
 cli.add_command(local.down)
 cli.add_command(local.status)
+cli.add_command(pools.pool)
 for command in (
     virtualclusters.create,
     virtualclusters.list_,

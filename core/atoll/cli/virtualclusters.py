@@ -268,6 +268,25 @@ def get(
         ("kubeconfig", (status.get("kubeconfigSecretRef") or {}).get("name")),
     ):
         output.stdout.print(f"{label:<12} {value or '-'}")
+    if pools := status.get("nodePools"):
+        output.stdout.print()
+        output.table(
+            ["pool", "type", "nodes ready", "pods", "quota used / hard"],
+            [
+                (
+                    pool["name"],
+                    pool.get("type", ""),
+                    f"{pool.get('nodesReady', 0)}/{pool.get('nodesTotal', 0)}",
+                    pool.get("pods", 0),
+                    ", ".join(
+                        f"{key} {pool['quota']['used'].get(key, 0)}/{value}"
+                        for key, value in (pool.get("quota") or {}).get("hard", {}).items()
+                    )
+                    or "-",
+                )
+                for pool in pools
+            ],
+        )
     output.stdout.print()
     output.table(
         ["condition", "status", "reason", "message"],

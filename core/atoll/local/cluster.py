@@ -6,20 +6,24 @@ The CLI calls these; they talk to the supervisor only through the state folder (
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import dataclasses
+import fcntl
 import os
 import pathlib
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 from atoll.core import binaries
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import config, resources
 from atoll.local import process, state
-from atoll.local.nodesim import layout
+from atoll.local.nodesim import control, layout
+from atoll.local.nodesim import nodes as sim_nodes
 
 Progress = Callable[[str], None]
 
@@ -201,3 +205,146 @@ def _tail(path: pathlib.Path, lines: int = 20) -> list[str]:
         return path.read_text(errors="replace").splitlines()[-lines:]
     except OSError:
         return []
+
+
+# Node pools: what `atoll pool` shows of the super-cluster, and the simulated links it cuts.
+
+NON_TERMINAL_BOUND_PODS = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
+
+
+class UnknownPool(Exception):
+    """The local super-cluster has no pool of that name; `known` lists the ones it has."""
+
+    def __init__(self, message: str, known: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.known = known
+
+
+class NotRunning(Exception):
+    """No local super-cluster runs in the state folder."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolReport:
+    """One pool as `atoll pool list` shows it."""
+
+    name: str
+    type: str  # "Edge" when its nodes are edge workers, else "Cloud"
+    nodes: int
+    ready: int
+    connected: bool | None  # None: not known (only a local super-cluster's links are)
+    pods: int  # bound to its nodes and not finished
+
+
+def summarize_pools(
+    nodes: Iterable[kube_client.KubeObject],
+    pods: Iterable[kube_client.KubeObject],
+    *,
+    pool_label: str = layout.POOL_LABEL,
+    disconnected: frozenset[str] | None = None,
+) -> list[PoolReport]:
+    """Group nodes into pools by `pool_label`; nodes without it belong to no pool."""
+    pool_of: dict[str, str] = {}
+    members: dict[str, list[kube_client.KubeObject]] = {}
+    for node in nodes:
+        labels = node["metadata"].get("labels") or {}
+        if pool := labels.get(pool_label):
+            pool_of[node["metadata"]["name"]] = pool
+            members.setdefault(pool, []).append(node)
+
+    # Pods count where they are bound; finished pods hold nothing.
+    pod_counts = collections.Counter(
+        pool_of[bound_to]
+        for pod in pods
+        if (bound_to := (pod.get("spec") or {}).get("nodeName")) in pool_of
+        and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+    )
+
+    return [
+        PoolReport(
+            name=pool,
+            type="Edge" if any(_is_edge(node) for node in pool_nodes) else "Cloud",
+            nodes=len(pool_nodes),
+            ready=sum(_node_ready(node) == "True" for node in pool_nodes),
+            connected=None if disconnected is None else pool not in disconnected,
+            pods=pod_counts[pool],
+        )
+        for pool, pool_nodes in sorted(members.items())
+    ]
+
+
+async def pools(
+    api: kube_client.Client,
+    *,
+    pool_label: str = layout.POOL_LABEL,
+    disconnected: frozenset[str] | None = None,
+) -> list[PoolReport]:
+    """The pools of the cluster behind `api`, from its nodes and the pods bound to them."""
+    nodes = await api.get(resources.NODES.path(), params={"labelSelector": pool_label})
+    pods = await api.get(resources.PODS.path(), params={"fieldSelector": NON_TERMINAL_BOUND_PODS})
+    return summarize_pools(
+        nodes["items"], pods["items"], pool_label=pool_label, disconnected=disconnected
+    )
+
+
+def simulated_pools(folder: state.StateDir) -> tuple[layout.PoolSpec, ...]:
+    """The pools the local super-cluster's node simulator plays (its last layout)."""
+    status = folder.read_status()
+    if status is None or not status.pools:
+        raise NotRunning(f"no local super-cluster in {folder.root}: `atoll up` starts one")
+    return layout.parse_pools(status.pools)
+
+
+def disconnected_pools(folder: state.StateDir) -> frozenset[str]:
+    """The pools whose link is cut; a `ValueError` when the control file is damaged."""
+    return control.read_control(folder.nodesim_control)
+
+
+def set_pool_link(folder: state.StateDir, pool: str, *, connected: bool) -> bool:
+    """Cut or restore the link of a simulated pool; False when it already was so.
+
+    The node simulator picks the change up within about a second. Cutting needs a running
+    cluster: `atoll up` with a pool already cut would fail waiting for that pool's nodes.
+    Restoring works on a stopped one too.
+    """
+    known = simulated_pools(folder)
+    names = tuple(spec.name for spec in known)
+    if pool not in names:
+        raise UnknownPool(
+            f"no pool {pool!r} in the local super-cluster in {folder.root} "
+            f"(its pools: {', '.join(names)})",
+            names,
+        )
+    if not connected and not folder.is_locked():
+        raise NotRunning(
+            f"the local super-cluster in {folder.root} is not running: `atoll up` first"
+        )
+
+    # Two commands at once must not lose each other's change: read and write under a lock.
+    with _folder_lock(folder):
+        current = disconnected_pools(folder)
+        wanted = current - {pool} if connected else current | {pool}
+        if wanted == current:
+            return False
+        control.write_control(folder.nodesim_control, wanted)
+    return True
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: state.StateDir) -> Iterator[None]:
+    descriptor = os.open(folder.root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _is_edge(node: kube_client.KubeObject) -> bool:
+    labels = node["metadata"].get("labels") or {}
+    return bool(labels.get(sim_nodes.EDGE_LABEL) == "true")
+
+
+def _node_ready(node: kube_client.KubeObject) -> str:
+    conditions = (node.get("status") or {}).get("conditions") or []
+    return next((str(item["status"]) for item in conditions if item["type"] == "Ready"), "Unknown")

@@ -17,10 +17,10 @@ from typing import Any
 import structlog
 
 from atoll.core import api as atoll_api
-from atoll.core import naming
+from atoll.core import conditions, naming
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import config, errors, resources
-from atoll.operator import conditions, events, pools, tenant_pki
+from atoll.operator import events, pools, tenant_pki
 from atoll.operator import plan as plans
 from atoll.operator import settings as operator_settings
 from atoll.operator.provisioners import base

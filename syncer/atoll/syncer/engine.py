@@ -24,7 +24,7 @@ from atoll.core import api as atoll_api
 from atoll.core import backoff, naming
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import config, errors, informer, resources
-from atoll.syncer import kinds, mapping, metrics, nodes, podsync, queue, tenant
+from atoll.syncer import kinds, mapping, metrics, nodes, podsync, queue, reporting, tenant
 
 KubeObject = kube_client.KubeObject
 log = structlog.get_logger("atoll.syncer.engine")
@@ -88,6 +88,7 @@ class Engine:
             group.create_task(self._route_events())
             group.create_task(self._watch_virtual_clusters())
             group.create_task(self._patrol())
+            group.create_task(reporting.report_forever(self))
             for _ in range(self.workers):
                 group.create_task(self._work())
 

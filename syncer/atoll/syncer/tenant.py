@@ -50,6 +50,9 @@ class TenantSyncer:
         # Tenant Services being created again with their super address (see tenant_events).
         self.recreating: dict[str, str] = {}
         self.vnodes: set[str] = set()  # virtual nodes this syncer made in the tenant
+        # Tenant resourceVersion last brought down, per object: a repair needed while it is
+        # unchanged means the super object drifted.
+        self.brought_down: dict[tuple[str, str], str] = {}
         self.log = log.bind(vc=tenant.key)
 
     async def run(self) -> None:
@@ -192,10 +195,38 @@ class TenantSyncer:
             )
             return None
         change = kinds.patch(kinds.BY_NAME.get(kind_name) or _METADATA_ONLY, want, super_obj)
+        identity = (kind_name, informer.object_key(tenant_obj))
+        version = tenant_obj["metadata"].get("resourceVersion", "")
         if change is None:
+            self.brought_down[identity] = version
             return super_obj
+        if self.brought_down.get(identity) == version:
+            self.drift(kind_name, want, sorted(change))
         path = resource.path(namespace, want["metadata"]["name"])
-        return await self.engine.api.patch(path, change)
+        patched = await self.engine.api.patch(path, change)
+        self.brought_down[identity] = version
+        return patched
+
+    def drift(self, kind_name: str, want: KubeObject, fields: list[str]) -> None:
+        """A super object changed behind the syncer's back: say so, and count it."""
+        metrics.DRIFT.labels(vc=self.tenant.key, kind=kind_name).inc()
+        self.log.warning(
+            "drift_repaired",
+            kind=kind_name,
+            namespace=want["metadata"].get("namespace"),
+            name=want["metadata"]["name"],
+            fields=fields,
+        )
+
+    @property
+    def healthy(self) -> bool:
+        return all(source.healthy for source in self.informers.values())
+
+    @property
+    def last_error(self) -> str:
+        return next(
+            (source.last_error for source in self.informers.values() if source.last_error), ""
+        )
 
     async def delete_owned(
         self, resource: resources.Resource, super_obj: KubeObject | None

@@ -45,6 +45,8 @@ class Informer:
         self.namespace = namespace
         self.cache: dict[str, KubeObject] = {}
         self.synced = asyncio.Event()
+        self.healthy = True  # False while lists and watches keep failing
+        self.last_error = ""
         self._params: dict[str, str | int] = {}
         if label_selector:
             self._params["labelSelector"] = label_selector
@@ -68,6 +70,7 @@ class Informer:
                         continue
                     yield change
                 retry.reset()
+                self.healthy, self.last_error = True, ""
 
                 while True:
                     async for event_type, obj in self.client.watch(
@@ -84,6 +87,7 @@ class Informer:
             except errors.Gone:
                 self._log.debug("watch_expired")
             except errors.ApiError as error:
+                self.healthy, self.last_error = False, str(error)
                 self._log.warning("watch_failed", error=str(error), status=error.status)
                 await retry.sleep()
 

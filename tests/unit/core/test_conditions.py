@@ -7,7 +7,7 @@ import datetime
 
 import pytest
 
-from atoll.operator import conditions
+from atoll.core import conditions
 
 OLD_TIME = "2020-01-01T00:00:00Z"
 MESSAGE_LIMIT = 32768
