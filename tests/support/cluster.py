@@ -26,8 +26,10 @@ class SuperCluster:
         return status.pids[component]
 
 
-def start_cluster(root: pathlib.Path, pools: str = POOLS) -> SuperCluster:
+def start_cluster(
+    root: pathlib.Path, pools: str = POOLS, pool_label: str = "apps.openyurt.io/nodepool"
+) -> SuperCluster:
     """Start a local super-cluster in `root` the way `atoll up` does."""
     folder = state.StateDir(root)
-    cluster.up(folder, pools=pools, timeout=240)
+    cluster.up(folder, pools=pools, pool_label=pool_label, timeout=240)
     return SuperCluster(folder=folder, access=config.load_kubeconfig(folder.kubeconfig))

@@ -241,9 +241,12 @@ def node_simulator(
 
 
 def operator(
-    credentials: creds.Credentials, state_root: pathlib.Path, ports: dict[str, int]
+    credentials: creds.Credentials,
+    state_root: pathlib.Path,
+    ports: dict[str, int],
+    pool_label: str,
 ) -> Component:
-    """The atoll operator, provisioning tenant control planes as local processes."""
+    """The atoll operator (with its syncer), provisioning control planes as processes."""
     port = ports["atoll-operator"]
     return Component(
         name="atoll-operator",
@@ -257,6 +260,7 @@ def operator(
             f"--state-dir={state_root}",
             "--default-provisioner=process",
             "--install-crds",
+            f"--pool-label={pool_label}",
             f"--liveness=http://127.0.0.1:{port}/healthz",
         ),
         health_url=f"http://127.0.0.1:{port}/healthz",

@@ -115,7 +115,7 @@ class Supervisor:
             components.node_simulator(
                 self.material, self.status.pools, self.folder.nodesim_control, self.pool_label
             ),
-            components.operator(self.material, self.folder.root, chosen),
+            components.operator(self.material, self.folder.root, chosen, self.pool_label),
         ]
 
     async def _start_all(self, plan: list[components.Component]) -> None:

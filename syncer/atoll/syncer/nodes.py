@@ -26,6 +26,8 @@ KubeObject = kube_client.KubeObject
 NODE_LEASES = "kube-node-lease"
 UNUSED_GRACE = 60.0
 EDGE_LABEL = "openyurt.io/is-edge-worker"
+NODEPOOL_GROUP = "/apis/apps.openyurt.io"
+POOL_TYPES_INTERVAL = 30.0
 _STATUS_FIELDS = (
     "conditions",
     "capacity",
@@ -44,11 +46,30 @@ class NodeMirror:
         self.nodes = informer.Informer(engine.api, resources.NODES)
         self.leases = informer.Informer(engine.api, resources.LEASES, namespace=NODE_LEASES)
         self._unused_since: dict[tuple[str, str], float] = {}
+        self.pool_types: dict[str, str] = {}  # from OpenYurt's NodePool API, when served
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
             group.create_task(self._route(self.nodes, "Node"))
             group.create_task(self._route(self.leases, "Lease"))
+            group.create_task(self._follow_pool_types())
+
+    async def _follow_pool_types(self) -> None:
+        """Pool types (Edge or Cloud) from OpenYurt's NodePool objects, if that API exists."""
+        while True:
+            try:
+                group = await self.engine.api.get(NODEPOOL_GROUP)
+                version = group["preferredVersion"]["groupVersion"]
+                listing = await self.engine.api.get(f"/apis/{version}/nodepools")
+                self.pool_types = {
+                    pool["metadata"]["name"]: str((pool.get("spec") or {}).get("type", ""))
+                    for pool in listing["items"]
+                }
+            except (errors.NotFound, KeyError):
+                self.pool_types = {}
+            except errors.ApiError:
+                pass  # keep what we knew; try again next round
+            await asyncio.sleep(POOL_TYPES_INTERVAL)
 
     async def _route(self, source: informer.Informer, kind_name: str) -> None:
         async for _event_type, obj in source.events():
@@ -70,13 +91,15 @@ class NodeMirror:
         }
 
     def edge_pools(self) -> frozenset[str]:
-        """Pools whose nodes are edge workers (OpenYurt's node label)."""
+        """Edge pools: by OpenYurt's NodePool type where that API is served, else by label."""
         label = self.engine.pool_label
-        return frozenset(
+        by_label = {
             (node["metadata"].get("labels") or {}).get(label, "")
             for node in self.nodes.cache.values()
             if (node["metadata"].get("labels") or {}).get(EDGE_LABEL) == "true"
-        )
+        }
+        typed = {pool for pool, kind in self.pool_types.items() if kind.lower() == "edge"}
+        return frozenset(typed | (by_label - set(self.pool_types)))
 
     def _in_view(self, syncer: tenant_module.TenantSyncer, node_name: str) -> bool:
         if (syncer.tenant.spec.get("sync") or {}).get("nodeView") != "pools":
