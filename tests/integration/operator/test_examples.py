@@ -40,6 +40,8 @@ async def test_every_example_is_covered_here() -> None:
     [
         ("minimal.yaml", "Running"),
         ("edge.yaml", "Running"),
+        # Workloads on simulated nodes, a simulated volume and load balancer.
+        ("in-cluster.yaml", "Running"),
     ],
 )
 async def test_virtual_cluster_example_reaches_its_phase(
