@@ -98,16 +98,22 @@ async def pool_status(
             params={"labelSelector": f"{naming.VC_UID}={vc['metadata']['uid']}"},
         )
     )["items"]
+    node_pool = {
+        node["metadata"]["name"]: node["metadata"]["labels"].get(pool_label)
+        for node in nodes["items"]
+    }
     report = []
     for pool in granted:
         name = pool["name"]
         members = [
             node for node in nodes["items"] if node["metadata"]["labels"].get(pool_label) == name
         ]
+        # A pod is in a pool when pinned there (quotas) or running on one of its nodes.
         placed = [
             pod
             for pod in pods
             if ((pod.get("spec") or {}).get("nodeSelector") or {}).get(pool_label) == name
+            or node_pool.get((pod.get("spec") or {}).get("nodeName", "")) == name
         ]
         entry: dict[str, Any] = {
             "name": name,
