@@ -1,6 +1,7 @@
 """`atoll operator` and `atoll syncer`: the long-running processes, from the command line.
 
-Both serve Prometheus metrics when given `--metrics-port`.
+The operator serves `/readyz` and `/metrics` with `--probes-port` (liveness is Kopf's own,
+`--liveness`); the syncer serves `/metrics` with `--metrics-port`.
 """
 
 from __future__ import annotations
@@ -81,7 +82,18 @@ METRICS_OPTION = click.option(
     show_default=True,
     help="Run the syncer in the operator's process.",
 )
-@METRICS_OPTION
+@click.option(
+    "--probes-port",
+    default=0,
+    show_default=True,
+    help="Serve /readyz and /metrics on this port (0: off).",
+)
+@click.option(
+    "--probes-host",
+    default="0.0.0.0",  # noqa: S104 - in a pod, the kubelet probes the pod's address
+    show_default=True,
+    help="Address the probes listen on.",
+)
 def operator(
     *,
     kubeconfig: pathlib.Path,
@@ -92,10 +104,10 @@ def operator(
     pool_label: str,
     renew_before_days: int,
     embedded_syncer: bool,
-    metrics_port: int,
+    probes_port: int,
+    probes_host: str,
 ) -> None:
     """Run the VirtualCluster operator (until SIGTERM)."""
-    _serve_metrics(metrics_port)
     settings = operator_settings.Settings(
         state_dir=(state_dir or paths.state_dir()).expanduser().resolve(),
         default_provisioner="kubernetes" if default_provisioner == "kubernetes" else "process",
@@ -109,6 +121,7 @@ def operator(
             install_crds=install_crds,
             liveness=liveness,
             embedded_syncer=embedded_syncer,
+            probes_address=(probes_host, probes_port) if probes_port else None,
         )
     )
 

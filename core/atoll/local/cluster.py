@@ -16,11 +16,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from atoll.core import binaries
 from atoll.core.kube import client as kube_client
-from atoll.core.kube import config, resources
+from atoll.core.kube import config, errors, resources
 from atoll.local import process, state
 from atoll.local.nodesim import control, layout
 from atoll.local.nodesim import nodes as sim_nodes
@@ -210,6 +210,7 @@ def _tail(path: pathlib.Path, lines: int = 20) -> list[str]:
 # Node pools: what `atoll pool` shows of the super-cluster, and the simulated links it cuts.
 
 NON_TERMINAL_BOUND_PODS = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
+NODEPOOL_GROUP = "/apis/apps.openyurt.io"
 
 
 class UnknownPool(Exception):
@@ -229,7 +230,7 @@ class PoolReport:
     """One pool as `atoll pool list` shows it."""
 
     name: str
-    type: str  # "Edge" when its nodes are edge workers, else "Cloud"
+    type: str  # "Edge" or "Cloud"
     nodes: int
     ready: int
     connected: bool | None  # None: not known (only a local super-cluster's links are)
@@ -242,8 +243,13 @@ def summarize_pools(
     *,
     pool_label: str = layout.POOL_LABEL,
     disconnected: frozenset[str] | None = None,
+    pool_types: Mapping[str, str] | None = None,
 ) -> list[PoolReport]:
-    """Group nodes into pools by `pool_label`; nodes without it belong to no pool."""
+    """Group nodes into pools by `pool_label`; nodes without it belong to no pool.
+
+    A pool's type is the one `pool_types` gives it (OpenYurt's NodePool objects), else Edge
+    when its nodes are edge workers by their label, else Cloud — as the syncer decides.
+    """
     pool_of: dict[str, str] = {}
     members: dict[str, list[kube_client.KubeObject]] = {}
     for node in nodes:
@@ -263,7 +269,7 @@ def summarize_pools(
     return [
         PoolReport(
             name=pool,
-            type="Edge" if any(_is_edge(node) for node in pool_nodes) else "Cloud",
+            type=_pool_type(pool, pool_nodes, pool_types or {}),
             nodes=len(pool_nodes),
             ready=sum(_node_ready(node) == "True" for node in pool_nodes),
             connected=None if disconnected is None else pool not in disconnected,
@@ -283,8 +289,26 @@ async def pools(
     nodes = await api.get(resources.NODES.path(), params={"labelSelector": pool_label})
     pods = await api.get(resources.PODS.path(), params={"fieldSelector": NON_TERMINAL_BOUND_PODS})
     return summarize_pools(
-        nodes["items"], pods["items"], pool_label=pool_label, disconnected=disconnected
+        nodes["items"],
+        pods["items"],
+        pool_label=pool_label,
+        disconnected=disconnected,
+        pool_types=await nodepool_types(api),
     )
+
+
+async def nodepool_types(api: kube_client.Client) -> dict[str, str]:
+    """Pool name → type of OpenYurt's NodePool objects; empty where that API is not served."""
+    try:
+        group = await api.get(NODEPOOL_GROUP)
+        version = group["preferredVersion"]["groupVersion"]
+        listing = await api.get(f"/apis/{version}/nodepools")
+    except (errors.NotFound, KeyError):
+        return {}
+    return {
+        pool["metadata"]["name"]: str((pool.get("spec") or {}).get("type") or "")
+        for pool in listing["items"]
+    }
 
 
 def simulated_pools(folder: state.StateDir) -> tuple[layout.PoolSpec, ...]:
@@ -338,6 +362,15 @@ def _folder_lock(folder: state.StateDir) -> Iterator[None]:
         yield
     finally:
         os.close(descriptor)
+
+
+def _pool_type(
+    pool: str, pool_nodes: list[kube_client.KubeObject], pool_types: Mapping[str, str]
+) -> str:
+    # A NodePool object has the last word, whatever its nodes' labels say.
+    if pool in pool_types:
+        return "Edge" if pool_types[pool].lower() == "edge" else "Cloud"
+    return "Edge" if any(_is_edge(node) for node in pool_nodes) else "Cloud"
 
 
 def _is_edge(node: kube_client.KubeObject) -> bool:

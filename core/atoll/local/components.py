@@ -262,6 +262,9 @@ def operator(
             "--install-crds",
             f"--pool-label={pool_label}",
             f"--liveness=http://127.0.0.1:{port}/healthz",
+            f"--probes-port={ports['atoll-operator-probes']}",
+            "--probes-host=127.0.0.1",
         ),
-        health_url=f"http://127.0.0.1:{port}/healthz",
+        # Ready once its CRDs are installed and Kopf's handlers run.
+        health_url=f"http://127.0.0.1:{ports['atoll-operator-probes']}/readyz",
     )

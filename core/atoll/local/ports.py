@@ -15,6 +15,7 @@ COMPONENT_PORTS = (
     "kube-controller-manager",
     "kube-scheduler",
     "atoll-operator",
+    "atoll-operator-probes",
 )
 
 

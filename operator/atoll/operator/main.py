@@ -18,7 +18,7 @@ import kopf
 
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import config
-from atoll.operator import handlers, install, reconciler  # noqa: F401 - handlers register
+from atoll.operator import handlers, install, probes, reconciler  # noqa: F401 - handlers register
 from atoll.operator import settings as operator_settings
 from atoll.operator.provisioners import base, kubernetes, process
 from atoll.syncer import engine as syncer_engine
@@ -37,9 +37,11 @@ def provisioners(
     }
 
 
-def _configure(access: config.ClusterAccess) -> None:
+def _configure(access: config.ClusterAccess, server: probes.Probes | None) -> None:
     @kopf.on.startup()
     def tune(settings: kopf.OperatorSettings, **_: Any) -> None:
+        if server is not None:
+            server.ready.set()
         # The status schema is structural: Kopf's own state goes into annotations.
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="atoll.dev")
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -75,6 +77,7 @@ async def run(
     liveness: str | None = None,
     stop: asyncio.Event | None = None,
     embedded_syncer: bool = True,
+    probes_address: tuple[str, int] | None = None,
 ) -> None:
     """Serve until `stop` is set (or the process is signalled).
 
@@ -82,7 +85,10 @@ async def run(
     connection pool of its own.
     """
     access = config.load_kubeconfig(kubeconfig)
-    _configure(access)
+    server = probes.Probes(*probes_address) if probes_address else None
+    _configure(access, server)
+    if server is not None:
+        await server.start()
     async with kube_client.Client(access, user_agent="atoll-operator") as api:
         if install_crds:
             await install.install(api)
@@ -104,6 +110,8 @@ async def run(
                 standalone=False,
             )
         finally:
+            if server is not None:
+                await server.stop()
             if syncing is not None:
                 syncing.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
