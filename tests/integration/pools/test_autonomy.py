@@ -120,7 +120,7 @@ async def run_cli(*arguments: str) -> tuple[int, str, str]:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
 
@@ -266,7 +266,7 @@ async def test_pods_stay_bound_through_a_cut_link_and_come_back_ready(
             assert dark_super_pod["spec"]["nodeName"] == node_name
 
             assert cluster.set_pool_link(super_cluster.folder, "edge-b", connected=True)
-            await wait_pool_ready(api, "edge-b", "True", timeout=60)
+            await wait_pool_ready(api, "edge-b", "True", timeout=90)
             back = await wait.until(
                 read_until(
                     on_edge_b.api,

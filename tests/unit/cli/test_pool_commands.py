@@ -139,3 +139,15 @@ def test_cutting_needs_a_running_cluster_and_restoring_does_not(folder: state.St
 def test_a_folder_without_a_cluster_has_no_pools(tmp_path: pathlib.Path) -> None:
     with pytest.raises(cluster.NotRunning, match="atoll up"):
         cluster.set_pool_link(state.StateDir(tmp_path), "edge-a", connected=True)
+
+
+def test_a_nodepool_object_decides_the_type_over_node_labels() -> None:
+    nodes = [node("cloud-0", "cloud"), node("edge-a-0", "edge-a", edge=True), node("b-0", "b")]
+
+    reports = cluster.summarize_pools(nodes, [], pool_types={"cloud": "Edge", "edge-a": "Cloud"})
+
+    assert [(report.name, report.type) for report in reports] == [
+        ("b", "Cloud"),
+        ("cloud", "Edge"),
+        ("edge-a", "Cloud"),
+    ]
