@@ -167,15 +167,7 @@ class LoadBalancers:
                 self._addresses.learn(service["metadata"]["uid"], address)
 
     async def _work(self) -> None:
-        while True:
-            key = await self._queue.get()
-            try:
-                await self._sync(key)
-            except Exception:
-                # One odd Service must not stop the work on every other one.
-                log.exception("load_balancer_sync_crashed", key=key)
-            finally:
-                self._queue.done(key)
+        await workqueue.serve(self._queue, self._sync, what="Service")
 
     async def _sync(self, key: str) -> None:
         service = self._informer.cache.get(key)

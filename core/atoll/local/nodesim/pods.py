@@ -97,15 +97,7 @@ class PodRunner:
             pool.learn(pod["metadata"]["uid"], pod_ip)
 
     async def _work(self) -> None:
-        while True:
-            key = await self._queue.get()
-            try:
-                await self._sync(key)
-            except Exception:
-                # One odd pod must not stop the work on every other pod.
-                log.exception("pod_sync_crashed", key=key)
-            finally:
-                self._queue.done(key)
+        await workqueue.serve(self._queue, self._sync, what="pod")
 
     async def _sync(self, key: str) -> None:
         pod = self._informer.cache.get(key)

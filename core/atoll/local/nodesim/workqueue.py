@@ -9,6 +9,11 @@ written by two workers at once.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+log = structlog.get_logger("atoll.nodesim")
 
 
 class KeyQueue:
@@ -48,3 +53,15 @@ class KeyQueue:
         if key in self._dirty:
             self._dirty.discard(key)
             self.add(key)
+
+
+async def serve(queue: KeyQueue, sync: Callable[[str], Awaitable[None]], *, what: str) -> None:
+    """Work on `queue`'s keys with `sync`, forever; one odd key never stops the others."""
+    while True:
+        key = await queue.get()
+        try:
+            await sync(key)
+        except Exception:
+            log.exception("sync_crashed", what=what, key=key)
+        finally:
+            queue.done(key)
