@@ -141,5 +141,8 @@ def super_namespace_object(tenant: mapping.Tenant, tenant_namespace: KubeObject)
     metadata = mapping.super_metadata(tenant, tenant_namespace)
     metadata["name"] = mapping.super_namespace(tenant, tenant_namespace["metadata"]["name"])
     metadata["labels"][mapping.ROLE] = "tenant"
+    # The API server sets this label to the namespace's own name; copying the tenant's
+    # would be undone at once and look like drift forever.
+    metadata["labels"].pop("kubernetes.io/metadata.name", None)
     metadata["annotations"][mapping.TENANT_NAMESPACE] = tenant_namespace["metadata"]["name"]
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}

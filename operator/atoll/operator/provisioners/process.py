@@ -64,7 +64,25 @@ class ProcessProvisioner:
         )
 
         plan_components = self._components(plan, found, material_files, folder, chosen)
+        api_server = next(c for c in plan_components if c.name == "kube-apiserver")
+        watched = registry.watch(api_server.name, _log(folder, api_server.name))
+
+        # Datastore and API server first; the controller-manager only once the API server
+        # has finished bootstrapping its access rules (before that it is refused and exits).
         for component in plan_components:
+            if component.name == "kube-controller-manager":
+                try:
+                    await health.wait_healthy(
+                        api_server, watched, material_files, deadline=self.ready_deadline
+                    )
+                except health.StartupFailed as failure:
+                    if watched.alive:
+                        return base.ControlPlaneStatus(
+                            ready=False, server=server, message=str(failure)
+                        )
+                    raise base.ProvisionerError(
+                        "ComponentFailed", f"{failure}: {' | '.join(failure.log_tail[-3:])}"
+                    ) from failure
             if registry.running(component.name, component.argv) is not None:
                 continue
             # Not running, or running with other flags (a new version or option): replace it.
@@ -76,19 +94,6 @@ class ProcessProvisioner:
                 namespace=plan.vc_namespace,
                 component=component.name,
             )
-
-        api_server = next(c for c in plan_components if c.name == "kube-apiserver")
-        watched = registry.watch(api_server.name, _log(folder, api_server.name))
-        try:
-            await health.wait_healthy(
-                api_server, watched, material_files, deadline=self.ready_deadline
-            )
-        except health.StartupFailed as failure:
-            if watched.alive:
-                return base.ControlPlaneStatus(ready=False, server=server, message=str(failure))
-            raise base.ProvisionerError(
-                "ComponentFailed", f"{failure}: {' | '.join(failure.log_tail[-3:])}"
-            ) from failure
 
         for component in plan_components:
             if registry.running(component.name) is None:
