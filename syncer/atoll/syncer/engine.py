@@ -71,6 +71,10 @@ class Engine:
         self.nodes = nodes.NodeMirror(self)
         self.pods = podsync.PodSync(self)
 
+    def super_synced(self) -> bool:
+        """Whether every super-cluster cache is complete: before, absence proves nothing."""
+        return all(source.synced.is_set() for source in self.super_informers.values())
+
     def super_cache(self, kind_name: str) -> dict[str, KubeObject]:
         return self.super_informers[kind_name].cache
 

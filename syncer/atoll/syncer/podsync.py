@@ -81,6 +81,10 @@ class PodSync:
         ):
             # The name was reused by a new tenant pod: the old super pod goes first.
             await self._delete_super(super_pod)
+        elif super_pod is None and _finished(tenant_pod):
+            return  # a pod that ran to its end is never started again
+        elif super_pod is None and (tenant_pod.get("status") or {}).get("startTime"):
+            await self._lost(syncer, tenant_pod)
         elif super_pod is None:
             await self._create(syncer, tenant_pod)
         else:
@@ -231,6 +235,21 @@ class PodSync:
                 )
         await self._refresh_token(syncer, tenant_pod, metadata["namespace"])
 
+    async def _lost(self, syncer: tenant_module.TenantSyncer, tenant_pod: KubeObject) -> None:
+        """The super-cluster removed a pod that ran (evicted past the autonomy window, its
+        node deleted…): like a kubelet, report it Failed so its controller replaces it."""
+        message = (
+            "the super-cluster removed this pod (its node was unreachable longer than "
+            "spec.autonomy allows, or it was evicted); its controller will replace it"
+        )
+        await syncer.refuse(tenant_pod, "Evicted", message)
+        metadata = tenant_pod["metadata"]
+        with contextlib.suppress(errors.NotFound, errors.Conflict):
+            await syncer.api.patch(
+                resources.PODS.path(metadata["namespace"], metadata["name"], "status"),
+                {"status": {"phase": "Failed", "reason": "Evicted", "message": message}},
+            )
+
     async def _finish_deletion(
         self,
         syncer: tenant_module.TenantSyncer,
@@ -358,6 +377,10 @@ class PodSync:
                 await self.engine.api.replace(path, body)
         else:
             await self.engine.api.replace(path, body)
+
+
+def _finished(pod: KubeObject) -> bool:
+    return (pod.get("status") or {}).get("phase") in quota.TERMINAL
 
 
 def _key(pod: KubeObject) -> str:

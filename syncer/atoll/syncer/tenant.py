@@ -96,8 +96,8 @@ class TenantSyncer:
 
     async def sync(self, kind_name: str, key: str) -> None:
         """Bring the super counterpart of one tenant object in line with it."""
-        if not self.synced.is_set():
-            # Until every cache is filled, a missing tenant object may just not be seen yet.
+        if not self.synced.is_set() or not self.engine.super_synced():
+            # Until every cache is filled, a missing object may just not be seen yet.
             self.engine.queue.add_later(self.tenant.key, (kind_name, key), 1.0)
             return
         if kind_name == "Namespace":

@@ -131,16 +131,14 @@ async def event_up(syncer: tenant_module.TenantSyncer, super_key: str) -> None:
     kind_name = involved.get("kind")
     if kind_name not in ("Pod", "Service"):
         return
-    super_obj = syncer.engine.super_cache(kind_name).get(
-        f"{involved.get('namespace')}/{involved.get('name')}"
-    )
-    tenant_key = super_obj and (super_obj["metadata"].get("annotations") or {}).get(
+    # The super object may be gone already (an eviction): its namespace says whose it was.
+    super_namespace = syncer.engine.super_cache("Namespace").get(involved.get("namespace", ""))
+    tenant_namespace = ((super_namespace or {}).get("metadata", {}).get("annotations") or {}).get(
         TENANT_KEY_NAMESPACE
     )
-    if super_obj is None or tenant_key is None:
+    if tenant_namespace is None:
         return
-    name = super_obj["metadata"]["name"]
-    tenant_obj = syncer.informers[kind_name].cache.get(f"{tenant_key}/{name}")
+    tenant_obj = syncer.informers[kind_name].cache.get(f"{tenant_namespace}/{involved.get('name')}")
     if tenant_obj is not None:
         await mirror_event(syncer, super_event, tenant_obj)
 
