@@ -23,6 +23,12 @@ KubeObject = kube_client.KubeObject
 EDGE_LABEL = "openyurt.io/is-edge-worker"
 
 
+def seniority(vc: KubeObject) -> tuple[str, str]:
+    """Orders claims on a dedicated pool: creation time, then uid."""
+    metadata = vc["metadata"]
+    return str(metadata.get("creationTimestamp", "")), str(metadata["uid"])
+
+
 def dedicated_pools(vc: KubeObject) -> list[str]:
     return [
         pool["name"]
@@ -42,6 +48,9 @@ async def dedication_conflicts(api: kube_client.Client, vc: KubeObject) -> dict[
         if other["metadata"]["uid"] == vc["metadata"]["uid"]:
             continue
         if other["metadata"].get("deletionTimestamp"):
+            continue
+        # The oldest claimant holds a dedicated pool; later ones are refused, never it.
+        if seniority(other) > seniority(vc):
             continue
         for pool in wanted & set(dedicated_pools(other)):
             conflicts[pool] = f"{other['metadata']['namespace']}/{other['metadata']['name']}"

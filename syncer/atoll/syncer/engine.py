@@ -58,6 +58,7 @@ class Engine:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._retries: dict[tuple[str, queue.Item], backoff.Backoff] = {}
         self._dedicated: dict[str, str] = {}  # pool → uid of the VirtualCluster it belongs to
+        self._claims: dict[tuple[str, tuple[str, str]], str] = {}  # (pool, seniority) → uid
         owned = f"{naming.VC_UID}"
         self.super_informers = {
             "Namespace": informer.Informer(api, resources.NAMESPACES, label_selector=owned),
@@ -128,12 +129,22 @@ class Engine:
             await self._consider(vc, gone=event_type == "DELETED")
 
     def _note_dedicated(self, vc: KubeObject, *, gone: bool) -> None:
-        uid = vc["metadata"]["uid"]
-        self._dedicated = {pool: owner for pool, owner in self._dedicated.items() if owner != uid}
-        if not gone:
+        """Track each dedicated pool's holder: its oldest claimant (creation time, uid)."""
+        metadata = vc["metadata"]
+        uid = metadata["uid"]
+        self._claims = {
+            (pool, claim): owner for (pool, claim), owner in self._claims.items() if owner != uid
+        }
+        if not gone and not metadata.get("deletionTimestamp"):
+            seniority = (str(metadata.get("creationTimestamp", "")), uid)
             for pool in (vc.get("spec") or {}).get("nodePools") or []:
                 if pool.get("dedicated"):
-                    self._dedicated.setdefault(pool["name"], uid)
+                    self._claims[(pool["name"], seniority)] = uid
+        holders: dict[str, tuple[tuple[str, str], str]] = {}
+        for (pool, claim), owner in self._claims.items():
+            if pool not in holders or claim < holders[pool][0]:
+                holders[pool] = (claim, owner)
+        self._dedicated = {pool: owner for pool, (_claim, owner) in holders.items()}
 
     def dedicated_elsewhere(self, tenant_view: mapping.Tenant) -> frozenset[str]:
         """Pools dedicated to VirtualClusters other than `tenant_view`'s."""

@@ -139,7 +139,13 @@ class PodSync:
                 super_pod["spec"].setdefault("nodeSelector", {})[rules.pool_label] = pool
                 ledger.inflight[_key(tenant_pod)] = (pool, need)
             ledger.waiting.discard(_key(tenant_pod))
+
+        # The reservation is counted; the create itself need not hold up the next admission.
+        try:
             await self._submit(syncer, super_pod)
+        except errors.ApiError:
+            ledger.inflight.pop(_key(tenant_pod), None)
+            raise
 
     async def _submit(self, syncer: tenant_module.TenantSyncer, super_pod: KubeObject) -> None:
         path = resources.PODS.path(super_pod["metadata"]["namespace"])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from atoll.core import api as atoll_api
 from atoll.core import wait
 from atoll.core.kube import client as kube_client
-from atoll.core.kube import resources
+from atoll.core.kube import errors, resources
 from atoll.syncer.pods import placement
 from support import tenants, vcs
 
@@ -73,8 +75,13 @@ async def test_dedicated_pool_serves_its_owner_and_refuses_everyone_else(
         )
         failed = await vcs.wait_phase(api, namespace, "claimant", "Failed")
         assert vcs.condition(failed, "Ready")["reason"] == "DedicatedPoolTaken"
+        # The later claim never costs the holder its pool.
+        holder = await vcs.read_vc(api, namespace, "owner")
+        assert holder["status"]["phase"] == "Running"
     finally:
-        await api.delete(atoll_api.VIRTUALCLUSTERS.path(owner.tenant.vc_namespace, "owner"))
+        for name in ("claimant", "owner"):
+            with contextlib.suppress(errors.NotFound):
+                await api.delete(atoll_api.VIRTUALCLUSTERS.path(owner.tenant.vc_namespace, name))
         await vcs.wait_gone(api, atoll_api.VIRTUALCLUSTERS.path(owner.tenant.vc_namespace, "owner"))
 
     # Deleting the owner releases its nodes.

@@ -44,11 +44,14 @@ NODEPOOLS = resources.Resource(
 
 
 def autonomy_toleration(pod: kube_client.KubeObject) -> dict[str, object] | None:
+    """atoll's toleration (24 h by default): the super-cluster's admission adds a 300 s one
+    to every pod, so only the longer one shows the pool was taken for an edge pool."""
     return next(
         (
             item
             for item in pod["spec"].get("tolerations") or []
             if item.get("key") == "node.kubernetes.io/unreachable"
+            and item.get("tolerationSeconds") != 300
         ),
         None,
     )
