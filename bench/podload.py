@@ -16,13 +16,14 @@ import dataclasses
 import math
 import os
 import pathlib
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 
 import orjson
 
-from atoll.core import backoff
+from atoll.core import backoff, wait
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import errors, informer, resources
 from atoll.syncer import mapping
@@ -237,3 +238,30 @@ def deep_size(value: object, seen: set[int] | None = None) -> int:
     elif isinstance(value, list):
         size += sum(deep_size(item, seen) for item in value)
     return size
+
+
+async def default_account(client: kube_client.Client, namespace: str) -> None:
+    """Pods are refused until the namespace's `default` ServiceAccount exists."""
+
+    async def exists() -> bool:
+        try:
+            await client.get(resources.SERVICEACCOUNTS.path(namespace, "default"))
+        except errors.ApiError:
+            return False
+        return True
+
+    await wait.until(exists, timeout=120, what=f"ServiceAccount {namespace}/default")
+
+
+def commit() -> str:
+    """The commit measured, marked when the working tree differs from it."""
+    root = pathlib.Path(__file__).resolve().parent.parent
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=root, check=False)
+    return head.stdout.strip() + ("+changes" if dirty.returncode else "")

@@ -37,7 +37,6 @@ import math
 import os
 import pathlib
 import statistics
-import subprocess
 import tempfile
 import time
 import uuid
@@ -50,7 +49,7 @@ import podload
 from atoll.core import api as atoll_api
 from atoll.core import naming, wait
 from atoll.core.kube import client as kube_client
-from atoll.core.kube import config, errors, informer, resources
+from atoll.core.kube import config, informer, resources
 from atoll.local import cluster, state
 from atoll.local.nodesim import layout
 from atoll.syncer import mapping
@@ -167,22 +166,9 @@ async def start_tenants(api: kube_client.Client, folder: state.StateDir) -> dict
         secret = await api.get(resources.SECRETS.path(namespace, f"{name}-kubeconfig"))
         access = config.parse_kubeconfig(base64.b64decode(secret["data"]["value"]).decode())
         tenant = Tenant(name, vc["metadata"]["uid"], kube_client.Client(access, timeout=60))
-        await default_account(tenant.api)
+        await podload.default_account(tenant.api, NAMESPACE)
         tenants[name] = tenant
     return tenants
-
-
-async def default_account(client: kube_client.Client) -> None:
-    """Pods are refused until the namespace's `default` ServiceAccount exists."""
-
-    async def exists() -> bool:
-        try:
-            await client.get(resources.SERVICEACCOUNTS.path(NAMESPACE, "default"))
-        except errors.ApiError:
-            return False
-        return True
-
-    await wait.until(exists, timeout=120, what=f"ServiceAccount {NAMESPACE}/default")
 
 
 async def clear(api: kube_client.Client, tenants: Sequence[Tenant]) -> None:
@@ -608,20 +594,6 @@ def table(figures: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def commit() -> str:
-    """The commit measured, marked when the working tree differs from it."""
-    root = pathlib.Path(__file__).resolve().parent.parent
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=root, check=False)
-    return head.stdout.strip() + ("+changes" if dirty.returncode else "")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pods", type=int, default=200, help="pods per VC in each round")
@@ -641,7 +613,7 @@ def main() -> None:
             cluster.down(folder)
 
     figures["options"] = {key: str(value) for key, value in vars(options).items()}
-    figures["commit"] = commit()
+    figures["commit"] = podload.commit()
     print(table(figures))
     print("load average at start / end:", figures["load_average_at_start"], "/", end=" ")
     print(figures["load_average_at_end"])

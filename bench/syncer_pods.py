@@ -48,7 +48,6 @@ import os
 import pathlib
 import shutil
 import signal
-import subprocess
 import tempfile
 import time
 import uuid
@@ -62,7 +61,7 @@ import podload
 from atoll.core import api as atoll_api
 from atoll.core import naming, wait
 from atoll.core.kube import client as kube_client
-from atoll.core.kube import config, errors, resources
+from atoll.core.kube import config, resources
 from atoll.local import cluster, process, state
 from atoll.syncer import mapping
 
@@ -162,19 +161,6 @@ async def count(client: kube_client.Client, path: str, label_selector: str) -> i
 # --- set-up -----------------------------------------------------------------------------
 
 
-async def default_account(client: kube_client.Client, namespace: str) -> None:
-    """Pods are refused until the namespace's `default` ServiceAccount exists."""
-
-    async def exists() -> bool:
-        try:
-            await client.get(resources.SERVICEACCOUNTS.path(namespace, "default"))
-        except errors.ApiError:
-            return False
-        return True
-
-    await wait.until(exists, timeout=120, what=f"ServiceAccount {namespace}/default")
-
-
 async def start_tenants(
     api: kube_client.Client, folder: state.StateDir, how_many: int
 ) -> list[Tenant]:
@@ -229,7 +215,7 @@ async def start_tenants(
             spec=vc["spec"],
         )
         tenant = Tenant(view=view, api=kube_client.Client(access, timeout=60))
-        await default_account(tenant.api, NAMESPACE)
+        await podload.default_account(tenant.api, NAMESPACE)
         tenants.append(tenant)
     return tenants
 
@@ -257,7 +243,7 @@ async def direct_run(
     """Pods created straight in a plain super namespace, until all run."""
     namespace = f"bench-direct-{uuid.uuid4().hex[:6]}"
     await api.create(resources.NAMESPACES.path(), {"metadata": {"name": namespace}})
-    await default_account(api, namespace)
+    await podload.default_account(api, namespace)
     watch = podload.RunningPods(api, namespace)
     watch.start()
     await asyncio.wait_for(watch.source.synced.wait(), timeout=60)
@@ -778,20 +764,6 @@ def _pair(fair: dict[str, Any], field: str) -> str:
     return f"{fair['others_at_start'][field]:.0f} / {fair['others_half_way'][field]:.0f}"
 
 
-def commit() -> str:
-    """The commit measured, marked when the working tree differs from it."""
-    root = pathlib.Path(__file__).resolve().parent.parent
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=root, check=False)
-    return head.stdout.strip() + ("+changes" if dirty.returncode else "")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=20)
@@ -818,7 +790,7 @@ def main() -> None:
                 shutil.copytree(folder.logs, options.keep_logs, dirs_exist_ok=True)
 
     figures["options"] = {key: str(value) for key, value in vars(options).items()}
-    figures["commit"] = commit()
+    figures["commit"] = podload.commit()
     print(table(figures))
     for label in ("direct", "tenants"):
         cpu = figures["throughput"][label]["cpu"]
