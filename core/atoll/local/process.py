@@ -106,11 +106,21 @@ def pid_alive(pid: int) -> bool:
 
 
 def command_line(pid: int) -> list[str]:
-    try:
-        raw = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return raw.decode("utf-8", "replace").split("\0")[:-1]
+    """The argv of `pid`, or [] when it is gone.
+
+    Between the moment exec() closes the starter's pipe and the moment the new program's
+    arguments are in place, the kernel reports an empty command line; a short retry rides that
+    window out instead of mistaking a fresh process for a stranger.
+    """
+    for _attempt in range(20):
+        try:
+            raw = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return []
+        if raw:
+            return raw.decode("utf-8", "replace").split("\0")[:-1]
+        time.sleep(0.005)
+    return []
 
 
 def terminate(pid: int, deadline: float) -> None:
@@ -146,14 +156,17 @@ class Registry:
     def running(self, name: str, argv: Sequence[str] | None = None) -> int | None:
         """The pid of `name` if it runs (with exactly `argv`, when given)."""
         child = self._children.get(name)
-        if child is not None:
-            child.poll()  # reap it if it exited, so it does not linger as a zombie
+        own_child_runs = child is not None and child.poll() is None  # poll() reaps a zombie
         try:
             record = json.loads(self._record(name).read_text())
         except (OSError, ValueError):
             return None
         pid = int(record["pid"])
-        if not pid_alive(pid) or command_line(pid) != record["argv"]:
+
+        # A child of this registry is known by its pid alone: just after exec the kernel
+        # briefly shows an empty command line, which must not read as "something else runs".
+        mine = own_child_runs and child is not None and child.pid == pid
+        if not mine and (not pid_alive(pid) or command_line(pid) != record["argv"]):
             return None
         if argv is not None and list(argv) != record["argv"]:
             return None
