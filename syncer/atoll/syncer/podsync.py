@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import errors, resources
-from atoll.syncer import mapping, metrics
+from atoll.syncer import isolation, mapping, metrics
 from atoll.syncer.pods import placement, quota, status, translate
 
 if TYPE_CHECKING:
@@ -112,7 +112,8 @@ class PodSync:
         capped = {
             pool["name"] for pool in syncer.tenant.spec.get("nodePools") or [] if pool.get("quota")
         }
-        if not capped:
+        tenant_caps = isolation.pod_caps(isolation.of(syncer.tenant.spec))
+        if not capped and not tenant_caps:
             await self._submit(syncer, super_pod)
             return
 
@@ -122,14 +123,24 @@ class PodSync:
             return
         ledger = self.ledgers.setdefault(syncer.tenant.key, QuotaLedger())
         async with ledger.lock:
-            pool = self._choose_pool(syncer, rules, tenant_pod, ledger)
+            pool = self._choose_pool(syncer, rules, tenant_pod, ledger) if capped else None
             need = quota.cost(tenant_pod)
             caps = quota.hard(syncer.tenant.spec, pool) if pool else {}
-            short = (
-                quota.shortfall(pool, caps, self._usage(syncer, pool, ledger), need)
-                if pool and caps
-                else None
+            short = quota.shortfall(
+                tenant_caps,
+                self._usage(syncer, None, ledger),
+                need,
+                scope="the cluster",
+                fix="delete a pod, or have the super-cluster admin raise spec.isolation.quota",
             )
+            if short is None and pool and caps:
+                short = quota.shortfall(
+                    caps,
+                    self._usage(syncer, pool, ledger),
+                    need,
+                    scope=f"pool {pool}",
+                    fix=f"delete a pod in {pool}, or raise spec.nodePools[{pool}].quota",
+                )
             if short is not None:
                 ledger.waiting.add(_key(tenant_pod))
                 await self._hold(syncer, tenant_pod, "QuotaExceeded", short)
@@ -137,7 +148,7 @@ class PodSync:
             if pool:
                 # Pinned to one pool, so that the pool's usage is a fact.
                 super_pod["spec"].setdefault("nodeSelector", {})[rules.pool_label] = pool
-                ledger.inflight[_key(tenant_pod)] = (pool, need)
+            ledger.inflight[_key(tenant_pod)] = (pool or "", need)
             ledger.waiting.discard(_key(tenant_pod))
 
         # The reservation is counted; the create itself need not hold up the next admission.
@@ -178,21 +189,24 @@ class PodSync:
         )
 
     def _usage(
-        self, syncer: tenant_module.TenantSyncer, pool: str, ledger: QuotaLedger
+        self, syncer: tenant_module.TenantSyncer, pool: str | None, ledger: QuotaLedger
     ) -> quota.Usage:
-        """What the tenant uses in `pool`: its super pods there, plus creations in flight."""
+        """What the tenant uses in `pool` (None: everywhere): its super pods there, plus
+        creations in flight."""
         label = self.engine.pool_label
-        placed = [
-            pod
-            for pod in self.engine.owned_objects("Pod", syncer.tenant.vc_uid)
-            if ((pod.get("spec") or {}).get("nodeSelector") or {}).get(label) == pool
-        ]
-        seen = {mapping.tenant_key_of(pod) for pod in placed}
+        owned = self.engine.owned_objects("Pod", syncer.tenant.vc_uid)
+        seen = {mapping.tenant_key_of(pod) for pod in owned}
         for key in [key for key in ledger.inflight if key in seen]:
             del ledger.inflight[key]
+        placed = [
+            pod
+            for pod in owned
+            if pool is None
+            or ((pod.get("spec") or {}).get("nodeSelector") or {}).get(label) == pool
+        ]
         total = quota.used(placed)
-        for key, (inflight_pool, need) in ledger.inflight.items():
-            if inflight_pool == pool and key not in seen:
+        for inflight_pool, need in ledger.inflight.values():
+            if pool is None or inflight_pool == pool:
                 total = quota.add(total, need)
         return total
 

@@ -1,4 +1,4 @@
-"""Per-pool quotas: what a pod costs, what a pool has left, where a pod should go.
+"""Pod quotas: what a pod costs, what a pool or a whole tenant has left, where a pod goes.
 
 A VirtualCluster may cap, per granted pool, its pods and their CPU and memory requests and
 limits (`spec.nodePools[].quota`). Usage is counted from the super pods the tenant really
@@ -79,18 +79,22 @@ def used(pods: Iterable[Mapping[str, Any]]) -> Usage:
     return total
 
 
-def shortfall(pool: str, caps: Usage, usage: Usage, wanted: Usage) -> str | None:
-    """Why `wanted` does not fit in `pool` (naming the resource), or None when it does."""
+def shortfall(caps: Usage, usage: Usage, wanted: Usage, *, scope: str, fix: str) -> str | None:
+    """Why `wanted` does not fit under `caps` (naming the resource), or None when it does.
+
+    `scope` names what the caps belong to ("pool edge-a", "the cluster"); `fix` says how to
+    make room.
+    """
     for name in RESOURCES:
         if name not in caps:
             continue
         after = usage.get(name, Decimal(0)) + wanted.get(name, Decimal(0))
         if after > caps[name]:
             return (
-                f"pool {pool} quota for {name} is {_show(caps[name])}; "
+                f"{scope} quota for {name} is {_show(caps[name])}; "
                 f"{_show(usage.get(name, Decimal(0)))} in use and this pod needs "
                 f"{_show(wanted.get(name, Decimal(0)))}. It will start when room frees "
-                f"(delete a pod in {pool}, or raise spec.nodePools[{pool}].quota)"
+                f"({fix})"
             )
     return None
 
