@@ -1,0 +1,46 @@
+"""Unit tests for the informer's cache bookkeeping: the index by owner.
+
+The list and watch halves talk to the API server and are covered by the integration tests;
+here the cache is fed events directly, as the watch loop does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from atoll.core.kube import client as kube_client
+from atoll.core.kube import config, informer, resources
+
+OWNER = "atoll.dev/vc-uid"
+
+
+def tracked() -> informer.Informer:
+    access = config.ClusterAccess(server="https://127.0.0.1:1", ca_pem=b"", token="unused")
+    return informer.Informer(kube_client.Client(access), resources.PODS, index_label=OWNER)
+
+
+def pod(name: str, owner: str | None, version: str = "1") -> dict[str, Any]:
+    labels = {OWNER: owner} if owner else {}
+    return {
+        "metadata": {"name": name, "namespace": "ns", "labels": labels, "resourceVersion": version}
+    }
+
+
+def names(objects: list[dict[str, Any]]) -> list[str]:
+    return sorted(item["metadata"]["name"] for item in objects)
+
+
+def test_the_index_follows_adds_moves_and_deletes() -> None:
+    source = tracked()
+    source._remember("ADDED", pod("a", "one"))
+    source._remember("ADDED", pod("b", "one"))
+    source._remember("ADDED", pod("c", "two"))
+    assert names(source.indexed("one")) == ["a", "b"]
+
+    source._remember("MODIFIED", pod("b", "two", "2"))
+    source._remember("DELETED", pod("c", "two"))
+
+    assert names(source.indexed("one")) == ["a"]
+    assert names(source.indexed("two")) == ["b"]
+    assert source.indexed("three") == []
+    assert sorted(source.cache) == ["ns/a", "ns/b"]
