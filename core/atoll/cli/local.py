@@ -66,7 +66,7 @@ def up(
     node_grace: str,
     timeout: float,
 ) -> None:
-    """Start the local super-cluster in the background; return once it is ready."""
+    """Start the local super-cluster; return once it is ready."""
     folder = _folder(state_dir)
     try:
         with output.progress("starting the local super-cluster") as report:
@@ -99,7 +99,7 @@ def up(
 @STATE_DIR_OPTION
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds before SIGKILL.")
 def down(state_dir: pathlib.Path | None, timeout: float) -> None:
-    """Stop the local super-cluster; its data stays for the next `atoll up`."""
+    """Stop the local super-cluster; its data stays."""
     folder = _folder(state_dir)
     if cluster.down(folder, timeout=timeout):
         output.stderr.print(f"local super-cluster in {folder.root} stopped")
@@ -111,7 +111,7 @@ def down(state_dir: pathlib.Path | None, timeout: float) -> None:
 @STATE_DIR_OPTION
 @output.FORMAT_OPTION
 def status(state_dir: pathlib.Path | None, output_format: output.OutputFormat) -> None:
-    """Show the components, pools and nodes of the local super-cluster."""
+    """Show the local super-cluster's components, pools and nodes."""
     report = asyncio.run(cluster.report(_folder(state_dir)))
     if output_format != "table":
         output.data(dataclasses.asdict(report), output_format)

@@ -12,9 +12,8 @@ import pathlib
 
 import click
 
-from atoll.cli import output, virtualclusters
+from atoll.cli import connection, output
 from atoll.core import paths
-from atoll.core.kube import config
 from atoll.local import cluster, state
 from atoll.local.nodesim import layout
 
@@ -34,7 +33,7 @@ def _folder(state_dir: pathlib.Path | None) -> state.StateDir:
 
 @click.group(name="pool")
 def pool() -> None:
-    """Node pools of the super-cluster; cut and restore the link of a simulated one."""
+    """Node pools; cut and restore a simulated pool's link."""
 
 
 @pool.command(name="list")
@@ -46,6 +45,7 @@ def pool() -> None:
     default=None,
     help="Super-cluster kubeconfig [default: the local super-cluster's].",
 )
+@connection.CONTEXT_OPTION
 @click.option(
     "--pool-label",
     default=layout.POOL_LABEL,
@@ -57,26 +57,29 @@ def list_(
     state_dir: pathlib.Path | None,
     output_format: output.OutputFormat,
     kubeconfig: pathlib.Path | None,
+    context: str | None,
     pool_label: str,
 ) -> None:
-    """List the pools: type, nodes ready/total, link (local super-cluster), pods."""
+    """List the pools: type, nodes ready/total, link, pods.
+
+    The link is known for the local super-cluster only.
+    """
     folder = _folder(state_dir)
     local = kubeconfig is None or kubeconfig.expanduser().resolve() == folder.kubeconfig
     if kubeconfig is None and not folder.is_locked():
-        output.fail(
+        raise output.Failure(
             f"no local super-cluster running in {folder.root}: `atoll up` starts one, "
             f"or pass --kubeconfig"
         )
+    target = connection.resolve(kubeconfig or folder.kubeconfig, context)
     try:
-        access = config.load_kubeconfig(kubeconfig or folder.kubeconfig)
         # Only the local simulator's links are known; elsewhere the column stays empty.
         disconnected = cluster.disconnected_pools(folder) if local else None
-    except (config.KubeconfigError, ValueError) as error:
-        output.fail(str(error))
-        raise
+    except ValueError as error:
+        raise output.Failure(str(error)) from error
 
-    reports: list[cluster.PoolReport] = virtualclusters.run_api(
-        access,
+    reports: list[cluster.PoolReport] = connection.run_api(
+        target,
         lambda api: cluster.pools(api, pool_label=pool_label, disconnected=disconnected),
     )
     if output_format != "table":
@@ -104,7 +107,10 @@ def list_(
 @POOL_ARGUMENT
 @STATE_DIR_OPTION
 def disconnect(pool_name: str, state_dir: pathlib.Path | None) -> None:
-    """Cut a simulated pool's link: its nodes fall silent, its pods stay where they are."""
+    """Cut a simulated pool's link; its pods stay bound.
+
+    Its nodes fall silent and turn Unknown after the node grace period.
+    """
     folder = _folder(state_dir)
     edge = _change_link(folder, pool_name, connected=False)
     if edge is None:
@@ -134,7 +140,7 @@ def disconnect(pool_name: str, state_dir: pathlib.Path | None) -> None:
 @POOL_ARGUMENT
 @STATE_DIR_OPTION
 def reconnect(pool_name: str, state_dir: pathlib.Path | None) -> None:
-    """Restore a simulated pool's link: its nodes heartbeat again and turn Ready."""
+    """Restore a simulated pool's link; its nodes turn Ready."""
     folder = _folder(state_dir)
     if _change_link(folder, pool_name, connected=True) is None:
         output.stderr.print(f"pool {pool_name} is already connected", markup=False)
@@ -152,6 +158,5 @@ def _change_link(folder: state.StateDir, pool_name: str, *, connected: bool) -> 
         changed = cluster.set_pool_link(folder, pool_name, connected=connected)
         edge = next(spec.edge for spec in cluster.simulated_pools(folder) if spec.name == pool_name)
     except (cluster.UnknownPool, cluster.NotRunning, ValueError) as error:
-        output.fail(str(error))
-        raise
+        raise output.Failure(str(error)) from error
     return edge if changed else None

@@ -1,7 +1,9 @@
 """`atoll operator` and `atoll syncer`: the long-running processes, from the command line.
 
 The operator serves `/readyz` and `/metrics` with `--probes-port` (liveness is Kopf's own,
-`--liveness`); the syncer serves `/metrics` with `--metrics-port`.
+`--liveness`); the syncer serves `/metrics` with `--metrics-port`. The operator (and Kopf with
+it) is imported only when one of them runs: every other command, and each TAB of shell
+completion, starts without it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import prometheus_client
 from atoll.core import paths
 from atoll.core.kube import config
 from atoll.local.nodesim import layout
-from atoll.operator import main as operator_main
 from atoll.operator import settings as operator_settings
 
 KUBECONFIG_OPTION = click.option(
@@ -108,6 +109,8 @@ def operator(
     probes_host: str,
 ) -> None:
     """Run the VirtualCluster operator (until SIGTERM)."""
+    from atoll.operator import main as operator_main  # noqa: PLC0415 - see the docstring
+
     settings = operator_settings.Settings(
         state_dir=(state_dir or paths.state_dir()).expanduser().resolve(),
         default_provisioner="kubernetes" if default_provisioner == "kubernetes" else "process",
@@ -159,11 +162,16 @@ def syncer(
     pool_label: str,
     metrics_port: int,
 ) -> None:
-    """Run the syncer alone (next to an operator started with --no-embedded-syncer)."""
+    """Run the syncer alone, beside an operator without it.
+
+    The operator then runs with --no-embedded-syncer.
+    """
     if shard >= shards:
         raise click.BadParameter(
             f"--shard {shard} must be below --shards {shards}", param_hint="--shard"
         )
+    from atoll.operator import main as operator_main  # noqa: PLC0415 - see the docstring
+
     _serve_metrics(metrics_port)
     access = config.load_kubeconfig(kubeconfig)
     asyncio.run(

@@ -2,73 +2,31 @@
 
 The commands follow kubectl's conventions (`-n`, `--kubeconfig`, `--context`, `-o`) and talk
 to the super-cluster's API only: whatever the operator does, they observe through status.
+`describe`, `pause`/`resume` and `connect` have modules of their own.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 import pathlib
-import time
-from collections.abc import Callable
 from typing import Any
 
 import click
 
-from atoll.cli import output
+from atoll.cli import connection, output
 from atoll.core import api as atoll_api
-from atoll.core import naming, paths
+from atoll.core import naming
 from atoll.core.kube import client as kube_client
-from atoll.core.kube import config, errors, resources
+from atoll.core.kube import errors, resources
 
-NAMESPACE_OPTION = click.option(
-    "-n",
-    "--namespace",
-    default="default",
-    show_default=True,
-    help="Namespace of the VirtualCluster.",
+KubeObject = kube_client.KubeObject
+WAIT_TIMEOUT_OPTION = click.option(
+    "--timeout", default=300.0, show_default=True, help="Seconds to wait."
 )
-KUBECONFIG_OPTION = click.option(
-    "--kubeconfig",
-    type=click.Path(dir_okay=False, path_type=pathlib.Path),
-    default=None,
-    help="Super-cluster kubeconfig [default: $KUBECONFIG, else the local super-cluster's].",
-)
-CONTEXT_OPTION = click.option("--context", default=None, help="Kubeconfig context to use.")
 
 
-def super_access(kubeconfig: pathlib.Path | None, context: str | None) -> config.ClusterAccess:
-    """The super-cluster as the user chose it, or the local one `atoll up` started."""
-    chosen = kubeconfig or (
-        pathlib.Path(os.environ["KUBECONFIG"].split(os.pathsep)[0])
-        if os.environ.get("KUBECONFIG")
-        else paths.state_dir() / "super.kubeconfig"
-    )
-    try:
-        return config.load_kubeconfig(chosen, context)
-    except config.KubeconfigError as error:
-        output.fail(f"{error}. Start a local super-cluster with `atoll up`, or pass --kubeconfig")
-        raise
-
-
-def run_api(access: config.ClusterAccess, action: Callable[[kube_client.Client], Any]) -> Any:
-    async def session() -> Any:
-        async with kube_client.Client(access, timeout=15) as api:
-            return await action(api)
-
-    try:
-        return asyncio.run(session())
-    except errors.Unreachable as error:
-        output.fail(
-            f"the super-cluster at {access.server} does not answer ({error}): is it "
-            f"running? (`atoll status`)"
-        )
-    except errors.ApiError as error:
-        output.fail(str(error))
-
-
-def _vc_body(
+def vc_body(
     *,
     name: str,
     namespace: str,
@@ -76,7 +34,8 @@ def _vc_body(
     default_pool: str | None,
     provisioner: str | None,
     datastore: str | None,
-) -> dict[str, Any]:
+) -> KubeObject:
+    """The VirtualCluster `atoll create` asks for: only what was given, defaults elsewhere."""
     spec: dict[str, Any] = {}
     if pools:
         spec["nodePools"] = [{"name": pool} for pool in pools]
@@ -97,58 +56,33 @@ def _vc_body(
     }
 
 
-async def _get_or_none(api: kube_client.Client, path: str) -> dict[str, Any] | None:
-    try:
-        return await api.get(path)
-    except errors.NotFound:
-        return None
-
-
-async def _create_or_keep(
-    api: kube_client.Client, namespace: str, body: dict[str, Any], exist_ok: bool
-) -> bool:
+async def _create(api: kube_client.Client, body: KubeObject, *, exist_ok: bool) -> bool:
+    """True when created, False when it was there already (and that is fine)."""
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
     try:
         await api.create(atoll_api.VIRTUALCLUSTERS.path(namespace), body)
-    except errors.AlreadyExists:
-        if not exist_ok:
+    except errors.AlreadyExists as error:
+        if exist_ok:
+            return False
+        raise output.Failure(
+            f"VirtualCluster {name} already exists in namespace {namespace}: pass --exist-ok "
+            f"to accept it, or see it with `atoll describe {name} -n {namespace}`"
+        ) from error
+    except errors.NotFound as error:
+        if (error.body.get("details") or {}).get("kind") != "namespaces":
             raise
-        return False
+        raise output.Failure(
+            f"namespace {namespace} does not exist: create it with "
+            f"`kubectl create namespace {namespace}`, or pick another with -n"
+        ) from error
     return True
-
-
-def wait_for_phase(
-    access: config.ClusterAccess, namespace: str, name: str, wanted: set[str], timeout: float
-) -> dict[str, Any] | None:
-    """Poll the VirtualCluster until its phase is one of `wanted` (None once it is gone)."""
-    path = atoll_api.VIRTUALCLUSTERS.path(namespace, name)
-    give_up = time.monotonic() + timeout
-    with output.progress(f"waiting for {namespace}/{name}") as report:
-        while True:
-            vc: dict[str, Any] | None = run_api(access, lambda api: _get_or_none(api, path))
-            if vc is None:
-                return None
-            status = vc.get("status") or {}
-            phase = status.get("phase", "Pending")
-            ready: dict[str, Any] = next(
-                (item for item in status.get("conditions") or [] if item["type"] == "Ready"), {}
-            )
-            report(f"{phase}: {ready.get('message', '')}")
-            if phase in wanted:
-                return vc
-            if phase == "Failed" and "Failed" not in wanted:
-                output.fail(
-                    f"{namespace}/{name} failed: {ready.get('reason')}: {ready.get('message')}"
-                )
-            if time.monotonic() > give_up:
-                output.fail(f"{namespace}/{name} still {phase} after {timeout:.0f} s")
-            time.sleep(0.5)
 
 
 @click.command()
 @click.argument("name")
-@NAMESPACE_OPTION
-@KUBECONFIG_OPTION
-@CONTEXT_OPTION
+@connection.NAMESPACE_OPTION
+@connection.KUBECONFIG_OPTION
+@connection.CONTEXT_OPTION
 @click.option("--pools", default="", help="Node pools the tenant may use, comma-separated.")
 @click.option("--default-pool", default=None, help="Pool for pods that name none.")
 @click.option(
@@ -165,7 +99,7 @@ def wait_for_phase(
 )
 @click.option("--exist-ok", is_flag=True, help="Succeed if it already exists.")
 @click.option("--wait/--no-wait", default=False, help="Return once it is Running.")
-@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait.")
+@WAIT_TIMEOUT_OPTION
 def create(
     *,
     name: str,
@@ -180,32 +114,32 @@ def create(
     wait: bool,
     timeout: float,
 ) -> None:
-    """Create a VirtualCluster."""
-    access = super_access(kubeconfig, context)
-    pool_names = tuple(pool.strip() for pool in pools.split(",") if pool.strip())
-    body = _vc_body(
+    """Create a VirtualCluster; --wait returns once it runs."""
+    target = connection.resolve(kubeconfig, context)
+    body = vc_body(
         name=name,
         namespace=namespace,
-        pools=pool_names,
+        pools=tuple(pool.strip() for pool in pools.split(",") if pool.strip()),
         default_pool=default_pool,
         provisioner=provisioner,
         datastore=datastore,
     )
-    created = run_api(access, lambda api: _create_or_keep(api, namespace, body, exist_ok))
+    created = connection.run_api(target, lambda api: _create(api, body, exist_ok=exist_ok))
     output.stderr.print(f"virtualcluster {namespace}/{name} {'created' if created else 'exists'}")
     if wait:
-        wait_for_phase(access, namespace, name, {"Running"}, timeout)
+        connection.wait_for_phase(target, namespace, name, frozenset({"Running"}), timeout=timeout)
         output.stderr.print(
-            f"virtualcluster {namespace}/{name} is Running; its kubeconfig: "
-            f"atoll kubeconfig {name} -n {namespace}"
+            f"virtualcluster {namespace}/{name} is Running; use it with "
+            f"`atoll connect {name} -n {namespace}`",
+            markup=False,
         )
 
 
 @click.command(name="list")
-@NAMESPACE_OPTION
+@connection.NAMESPACE_OPTION
 @click.option("-A", "--all-namespaces", is_flag=True, help="VirtualClusters of every namespace.")
-@KUBECONFIG_OPTION
-@CONTEXT_OPTION
+@connection.KUBECONFIG_OPTION
+@connection.CONTEXT_OPTION
 @output.FORMAT_OPTION
 def list_(
     *,
@@ -215,12 +149,16 @@ def list_(
     context: str | None,
     output_format: output.OutputFormat,
 ) -> None:
-    """List VirtualClusters."""
-    access = super_access(kubeconfig, context)
+    """List VirtualClusters: phase, version, endpoint."""
+    target = connection.resolve(kubeconfig, context)
     path = atoll_api.VIRTUALCLUSTERS.path(None if all_namespaces else namespace)
-    items = run_api(access, lambda api: api.get(path))["items"]
+    items: list[KubeObject] = connection.run_api(target, lambda api: api.get(path))["items"]
     if output_format != "table":
         output.data(items, output_format)
+        return
+    if not items:
+        where = "any namespace" if all_namespaces else f"namespace {namespace}"
+        output.stderr.print(f"no VirtualClusters in {where}")
         return
     output.table(
         ["namespace", "name", "phase", "version", "endpoint"],
@@ -228,20 +166,41 @@ def list_(
             (
                 vc["metadata"]["namespace"],
                 vc["metadata"]["name"],
-                vc.get("status", {}).get("phase", "Pending"),
-                vc.get("status", {}).get("version", ""),
-                vc.get("status", {}).get("controlPlaneEndpoint", ""),
+                (vc.get("status") or {}).get("phase", "Pending"),
+                (vc.get("status") or {}).get("version", ""),
+                (vc.get("status") or {}).get("controlPlaneEndpoint", ""),
             )
             for vc in items
         ],
     )
 
 
+def pool_rows(status: KubeObject) -> list[tuple[object, ...]]:
+    """`status.nodePools` as table rows: type, nodes ready/total, pods, quota used/hard."""
+    return [
+        (
+            pool["name"],
+            pool.get("type", ""),
+            f"{pool.get('nodesReady', 0)}/{pool.get('nodesTotal', 0)}",
+            pool.get("pods", 0),
+            ", ".join(
+                f"{key} {(pool['quota'].get('used') or {}).get(key, 0)}/{value}"
+                for key, value in (pool.get("quota") or {}).get("hard", {}).items()
+            )
+            or "-",
+        )
+        for pool in status.get("nodePools") or []
+    ]
+
+
+POOL_HEADERS = ("pool", "type", "nodes ready", "pods", "quota used/hard")
+
+
 @click.command()
-@click.argument("name")
-@NAMESPACE_OPTION
-@KUBECONFIG_OPTION
-@CONTEXT_OPTION
+@connection.NAME_ARGUMENT
+@connection.NAMESPACE_OPTION
+@connection.KUBECONFIG_OPTION
+@connection.CONTEXT_OPTION
 @output.FORMAT_OPTION
 def get(
     *,
@@ -251,9 +210,9 @@ def get(
     context: str | None,
     output_format: output.OutputFormat,
 ) -> None:
-    """Show one VirtualCluster: phase, endpoint, conditions."""
-    access = super_access(kubeconfig, context)
-    vc = run_api(access, lambda api: api.get(atoll_api.VIRTUALCLUSTERS.path(namespace, name)))
+    """Show one VirtualCluster: phase, endpoint, pools, conditions."""
+    target = connection.resolve(kubeconfig, context)
+    vc = connection.run_api(target, lambda api: connection.read_vc(api, namespace, name))
     if output_format != "table":
         output.data(vc, output_format)
         return
@@ -268,25 +227,9 @@ def get(
         ("kubeconfig", (status.get("kubeconfigSecretRef") or {}).get("name")),
     ):
         output.stdout.print(f"{label:<12} {value or '-'}")
-    if pools := status.get("nodePools"):
+    if rows := pool_rows(status):
         output.stdout.print()
-        output.table(
-            ["pool", "type", "nodes ready", "pods", "quota used / hard"],
-            [
-                (
-                    pool["name"],
-                    pool.get("type", ""),
-                    f"{pool.get('nodesReady', 0)}/{pool.get('nodesTotal', 0)}",
-                    pool.get("pods", 0),
-                    ", ".join(
-                        f"{key} {pool['quota']['used'].get(key, 0)}/{value}"
-                        for key, value in (pool.get("quota") or {}).get("hard", {}).items()
-                    )
-                    or "-",
-                )
-                for pool in pools
-            ],
-        )
+        output.table(POOL_HEADERS, rows)
     output.stdout.print()
     output.table(
         ["condition", "status", "reason", "message"],
@@ -297,18 +240,42 @@ def get(
     )
 
 
+async def read_kubeconfig(api: kube_client.Client, namespace: str, name: str) -> str:
+    """The tenant's admin kubeconfig from its Secret; says why when there is none yet."""
+    secret_path = resources.SECRETS.path(namespace, naming.kubeconfig_secret(name))
+    try:
+        secret = await api.get(secret_path)
+    except errors.NotFound as error:
+        vc = await connection.read_vc(api, namespace, name)
+        phase = (vc.get("status") or {}).get("phase") or "Pending"
+        raise output.Failure(
+            f"{namespace}/{name} has no kubeconfig yet (it is {phase}): wait for it with "
+            f"`atoll create {name} -n {namespace} --exist-ok --wait`, or see why with "
+            f"`atoll describe {name} -n {namespace}`"
+        ) from error
+    return base64.b64decode(secret["data"]["value"]).decode()
+
+
+def write_private(path: pathlib.Path, text: str) -> None:
+    """Write a file only its owner may read: kubeconfigs carry credentials."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+
+
 @click.command()
-@click.argument("name")
-@NAMESPACE_OPTION
-@KUBECONFIG_OPTION
-@CONTEXT_OPTION
+@connection.NAME_ARGUMENT
+@connection.NAMESPACE_OPTION
+@connection.KUBECONFIG_OPTION
+@connection.CONTEXT_OPTION
 @click.option(
     "-o",
     "--output",
     "output_file",
-    type=click.Path(path_type=pathlib.Path),
+    type=click.Path(dir_okay=False, path_type=pathlib.Path),
     default=None,
-    help="Write it to this file (mode 0600) instead of printing it.",
+    help="Write it to this file (mode 0600) and print an export line, instead of printing it.",
 )
 def kubeconfig(
     *,
@@ -318,29 +285,35 @@ def kubeconfig(
     context: str | None,
     output_file: pathlib.Path | None,
 ) -> None:
-    """Print (or save) the tenant's admin kubeconfig."""
-    access = super_access(kubeconfig, context)
-    secret_path = resources.SECRETS.path(namespace, naming.kubeconfig_secret(name))
-    secret = run_api(access, lambda api: api.get(secret_path))
-    value = base64.b64decode(secret["data"]["value"]).decode()
+    """Print (or save) the tenant's admin kubeconfig.
+
+    Its output is a kubeconfig document, not data, so here -o names a file; `atoll connect`
+    merges the same credentials into an existing kubeconfig instead.
+    """
+    target = connection.resolve(kubeconfig, context)
+    value = connection.run_api(target, lambda api: read_kubeconfig(api, namespace, name))
     if output_file is None:
         click.echo(value, nl=False)
         return
-    output_file.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(output_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(value)
-    output.stderr.print(f"kubeconfig of {namespace}/{name} written to {output_file}")
+    write_private(output_file, value)
+    output.stderr.print(f"kubeconfig of {namespace}/{name} written to {output_file}", markup=False)
     click.echo(f"export KUBECONFIG={output_file}")
 
 
+async def _delete(api: kube_client.Client, namespace: str, name: str) -> None:
+    try:
+        await api.delete(atoll_api.VIRTUALCLUSTERS.path(namespace, name))
+    except errors.NotFound as error:
+        raise connection.not_found(namespace, name) from error
+
+
 @click.command()
-@click.argument("name")
-@NAMESPACE_OPTION
-@KUBECONFIG_OPTION
-@CONTEXT_OPTION
+@connection.NAME_ARGUMENT
+@connection.NAMESPACE_OPTION
+@connection.KUBECONFIG_OPTION
+@connection.CONTEXT_OPTION
 @click.option("--wait/--no-wait", default=False, help="Return once everything is gone.")
-@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait.")
+@WAIT_TIMEOUT_OPTION
 def delete(
     *,
     name: str,
@@ -350,11 +323,10 @@ def delete(
     wait: bool,
     timeout: float,
 ) -> None:
-    """Delete a VirtualCluster (its data too, unless its deletionPolicy is Retain)."""
-    access = super_access(kubeconfig, context)
-    path = atoll_api.VIRTUALCLUSTERS.path(namespace, name)
-    run_api(access, lambda api: api.delete(path))
+    """Delete a VirtualCluster and, unless it is Retain, its data."""
+    target = connection.resolve(kubeconfig, context)
+    connection.run_api(target, lambda api: _delete(api, namespace, name))
     output.stderr.print(f"virtualcluster {namespace}/{name} deleting")
     if wait:
-        wait_for_phase(access, namespace, name, set(), timeout)
+        connection.wait_for_phase(target, namespace, name, frozenset(), timeout=timeout)
         output.stderr.print(f"virtualcluster {namespace}/{name} deleted")
