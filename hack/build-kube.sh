@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes binaries atoll runs (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kine) and kubectl for its users from the Go modules pinned under hack/, into the shared cache
+# kube-scheduler, kine), and kubectl and helm for its users, from the Go modules pinned under
+# hack/, into the shared cache
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/atoll/kube/<kubernetes version>/bin
 # so every clone on this machine reuses them.
 #
@@ -36,19 +37,22 @@ present() {
 # The stamp ties the cached binaries to the exact pins that produced them.
 pins_digest() {
   cat "$here"/kube/go.mod "$here"/kube/go.sum "$here"/etcd/go.mod "$here"/etcd/go.sum \
-    "$here"/kine/go.mod "$here"/kine/go.sum "${BASH_SOURCE[0]}" | sha256sum | cut -c1-16
+    "$here"/kine/go.mod "$here"/kine/go.sum "$here"/helm/go.mod "$here"/helm/go.sum \
+    "${BASH_SOURCE[0]}" | sha256sum | cut -c1-16
 }
 
-groups=(kube etcd kine)
+groups=(kube etcd kine helm)
 declare -A group_binaries=(
   [kube]="kube-apiserver kube-controller-manager kube-scheduler kubectl"
   [etcd]="etcd"
   [kine]="kine"
+  [helm]="helm"
 )
 declare -A group_packages=(
   [kube]="k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl"
   [etcd]="."
   [kine]="github.com/k3s-io/kine"
+  [helm]="helm.sh/helm/v4/cmd/helm"
 )
 
 build_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -57,6 +61,7 @@ declare -A group_ldflags=(
   [kube]="-s -w -X $version_pkg.gitVersion=$kube_version -X $version_pkg.gitMajor=1 -X $version_pkg.gitMinor=37 -X $version_pkg.gitTreeState=clean -X $version_pkg.buildDate=$build_date"
   [etcd]="-s -w"
   [kine]="-s -w -X github.com/k3s-io/kine/pkg/version.Version=v0.17.5"
+  [helm]="-s -w -X helm.sh/helm/v4/internal/version.version=v4.3.2 -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
 )
 
 missing_groups=()
