@@ -77,46 +77,6 @@ true
 {{- end }}
 {{- end -}}
 
-{{/*
-The container's entry: write a kubeconfig for the pod's service account into /tmp, then
-exec atoll with the arguments that follow.
-TODO(in-cluster-config): atoll reads credentials only from a kubeconfig file and never
-rereads a token, so this copies the projected service-account token into one at start
-(valid while the API server extends bound tokens, its default). An in-cluster loader in
-atoll.core.kube.config that reads the token file and follows its rotation would remove it.
-*/}}
-{{- define "atoll.entrypoint" -}}
-- /bin/sh
-- -c
-- |
-  set -eu
-  account=/var/run/secrets/kubernetes.io/serviceaccount
-  host=$KUBERNETES_SERVICE_HOST
-  case $host in *:*) host="[$host]" ;; esac
-  # `$$(` is Kubernetes' escape for a literal `$(`: the shell, not the kubelet, runs it.
-  token=$$(cat "$account/token")
-  umask 077
-  cat > /tmp/kubeconfig <<EOF
-  apiVersion: v1
-  kind: Config
-  clusters:
-    - name: in-cluster
-      cluster:
-        server: https://$host:$KUBERNETES_SERVICE_PORT
-        certificate-authority: $account/ca.crt
-  users:
-    - name: in-cluster
-      user:
-        token: $token
-  contexts:
-    - name: in-cluster
-      context: {cluster: in-cluster, user: in-cluster}
-  current-context: in-cluster
-  EOF
-  exec "$@"
-- atoll-entrypoint
-{{- end -}}
-
 {{/* Pod and container security of the restricted Pod Security profile. */}}
 {{- define "atoll.podSecurityContext" -}}
 runAsNonRoot: true

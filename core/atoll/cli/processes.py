@@ -24,8 +24,8 @@ KUBECONFIG_OPTION = click.option(
     "--kubeconfig",
     type=click.Path(dir_okay=False, path_type=pathlib.Path),
     envvar="KUBECONFIG",
-    required=True,
-    help="Super-cluster kubeconfig.",
+    default=None,
+    help="Super-cluster kubeconfig. Without one, inside a pod: the pod's service account.",
 )
 POOL_LABEL_OPTION = click.option(
     "--pool-label",
@@ -97,7 +97,7 @@ METRICS_OPTION = click.option(
 )
 def operator(
     *,
-    kubeconfig: pathlib.Path,
+    kubeconfig: pathlib.Path | None,
     state_dir: pathlib.Path | None,
     default_provisioner: str,
     install_crds: bool,
@@ -155,7 +155,7 @@ def operator(
 @METRICS_OPTION
 def syncer(
     *,
-    kubeconfig: pathlib.Path,
+    kubeconfig: pathlib.Path | None,
     shards: int,
     shard: int,
     patrol_interval: float,
@@ -173,7 +173,7 @@ def syncer(
     from atoll.operator import main as operator_main  # noqa: PLC0415 - see the docstring
 
     _serve_metrics(metrics_port)
-    access = config.load_kubeconfig(kubeconfig)
+    access = config.load(kubeconfig)
     asyncio.run(
         operator_main.run_syncer(
             access,

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import logging
 import pathlib
+import secrets
 from typing import Any
 
 import kopf
@@ -65,12 +66,13 @@ def _configure(access: config.ClusterAccess, server: probes.Probes | None) -> No
             private_key_data=(
                 base64.b64encode(access.client_key_pem).decode() if access.client_key_pem else None
             ),
-            token=access.token,
+            # Called again by Kopf when a token stops working: a rotated one is read afresh.
+            token=access.bearer_token(),
         )
 
 
 async def run(
-    kubeconfig: pathlib.Path,
+    kubeconfig: pathlib.Path | None,
     settings: operator_settings.Settings,
     *,
     install_crds: bool,
@@ -84,7 +86,7 @@ async def run(
     With `embedded_syncer` (the local default), the syncer runs in this process too, on a
     connection pool of its own.
     """
-    access = config.load_kubeconfig(kubeconfig)
+    access = config.load(kubeconfig)
     server = probes.Probes(*probes_address) if probes_address else None
     _configure(access, server)
     if server is not None:
@@ -108,6 +110,9 @@ async def run(
                 stop_flag=stop,
                 peering_name=PEERING,
                 standalone=False,
+                # Replicas of equal priority would all pause each other; a random one per
+                # process makes the highest live replica the one at work, the rest standbys.
+                priority=secrets.randbelow(2**31) + 1,
             )
         finally:
             if server is not None:

@@ -8,7 +8,6 @@ object the operator's `--install-crds` would create besides CRDs is a template o
 
 from __future__ import annotations
 
-import os
 import pathlib
 import subprocess
 from typing import Any
@@ -20,14 +19,11 @@ import yaml
 from atoll.cli import main as cli_main
 from atoll.cli import processes
 from atoll.core import api as atoll_api
-from atoll.core.kube import config
 from atoll.operator import main as operator_main
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 CHART = ROOT / "charts" / "atoll"
 TIMEOUT = 60.0
-SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
-POD_KUBECONFIG = "/tmp/kubeconfig"  # noqa: S108 - the pod's own memory-backed /tmp
 
 KubeObject = dict[str, Any]
 
@@ -97,7 +93,7 @@ def test_default_values_render_and_pass_the_schema(helm: pathlib.Path) -> None:
 @pytest.mark.parametrize(
     ("setting", "complaint"),
     [
-        pytest.param("operator.replicas=2", "replicas", id="two-operator-replicas"),
+        pytest.param("operator.replicas=-1", "replicas", id="negative-operator-replicas"),
         pytest.param("syncer.shards=3", "shards", id="shards-without-separate-syncer"),
         pytest.param("syncer.mode=sidecar", "mode", id="unknown-syncer-mode"),
         pytest.param("syncer.shards=0", "shards", id="no-shards"),
@@ -118,6 +114,15 @@ def test_schema_refuses_values_the_operator_cannot_run_with(
     assert result.returncode != 0, f"--set {setting} was accepted"
     assert "schema" in result.stderr
     assert complaint in result.stderr
+
+
+def test_standby_operators_need_a_separate_syncer(helm: pathlib.Path) -> None:
+    refused = helm_template(helm, "--set", "operator.replicas=2")
+    objects = rendered(helm, "--set", "operator.replicas=2", "--set", "syncer.mode=separate")
+
+    assert refused.returncode != 0
+    assert "syncer.mode=separate" in refused.stderr
+    assert find(objects, "Deployment", "-operator")["spec"]["replicas"] == 2
 
 
 def test_probes_and_liveness_ports_must_differ(helm: pathlib.Path) -> None:
@@ -192,42 +197,17 @@ def test_pods_run_restricted(helm: pathlib.Path) -> None:
         assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]  # noqa: S108
 
 
-@pytest.mark.parametrize(
-    ("service_host", "server"),
-    [("10.96.0.1", "https://10.96.0.1:443"), ("fd00:10:96::1", "https://[fd00:10:96::1]:443")],
-)
-def test_entrypoint_writes_a_kubeconfig_atoll_loads(
-    helm: pathlib.Path, tmp_path: pathlib.Path, service_host: str, server: str
-) -> None:
-    (container,) = find(rendered(helm), "Deployment", "-operator")["spec"]["template"]["spec"][
-        "containers"
-    ]
-    shell, flag, script, name = container["command"]
-    account = tmp_path / "serviceaccount"
-    account.mkdir()
-    (account / "token").write_text("header.payload.signature")
-    (account / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
-    kubeconfig = tmp_path / "kubeconfig"
-    # The kubelet turns `$$` into `$`; a scratch folder stands in for the pod's paths.
-    script = (
-        script.replace("$$", "$")
-        .replace(SERVICE_ACCOUNT_DIR, str(account))
-        .replace(POD_KUBECONFIG, str(kubeconfig))
-    )
-
-    subprocess.run(
-        [shell, flag, script, name, "true"],
-        env={
-            "PATH": os.environ["PATH"],
-            "KUBERNETES_SERVICE_HOST": service_host,
-            "KUBERNETES_SERVICE_PORT": "443",
-        },
-        check=True,
-        timeout=TIMEOUT,
-    )
-
-    access = config.load_kubeconfig(kubeconfig)
-    assert access.server == server
-    assert access.token == "header.payload.signature"
-    assert access.ca_pem == b"-----BEGIN CERTIFICATE-----\n"
-    assert kubeconfig.stat().st_mode & 0o077 == 0, "the kubeconfig holds a token: owner only"
+def test_pods_authenticate_as_their_service_account(helm: pathlib.Path) -> None:
+    objects = rendered(helm, "--set", "syncer.mode=separate", "--set", "syncer.shards=2")
+    for workload in (
+        find(objects, "Deployment", "-operator"),
+        find(objects, "StatefulSet", "-syncer"),
+    ):
+        pod = workload["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        # The image's entry point is atoll itself; with no kubeconfig it uses the pod's
+        # service account (token file read for each request, so rotation is followed).
+        assert "command" not in container
+        assert not [arg for arg in container["args"] if arg.startswith("--kubeconfig")]
+        assert pod.get("automountServiceAccountToken", True) is True
+        assert pod["serviceAccountName"]

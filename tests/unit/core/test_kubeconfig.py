@@ -73,3 +73,29 @@ def test_file_references_are_relative_to_the_kubeconfig(
     assert loaded.server == "https://h:1"
     assert loaded.ca_pem == access.ca_pem
     assert loaded.token == "abc"
+
+
+def test_in_cluster_access_reads_the_service_account_and_follows_token_rotation(
+    tmp_path: pathlib.Path,
+) -> None:
+    (tmp_path / "ca.crt").write_bytes(b"-----BEGIN CERTIFICATE-----\n")
+    (tmp_path / "token").write_text("first\n")
+
+    access = config.in_cluster(
+        tmp_path, {"KUBERNETES_SERVICE_HOST": "fd00::1", "KUBERNETES_SERVICE_PORT": "6443"}
+    )
+
+    assert access.server == "https://[fd00::1]:6443"
+    assert access.ca_pem == b"-----BEGIN CERTIFICATE-----\n"
+    assert access.bearer_token() == "first"
+    (tmp_path / "token").write_text("rotated")
+    assert access.bearer_token() == "rotated"
+    rendered = config.parse_kubeconfig(config.render_kubeconfig(access, name="pod"))
+    assert rendered.token_file == tmp_path / "token"
+
+
+def test_outside_a_pod_without_a_kubeconfig_the_error_names_the_fix(
+    tmp_path: pathlib.Path,
+) -> None:
+    with pytest.raises(config.KubeconfigError, match="--kubeconfig or set KUBECONFIG"):
+        config.in_cluster(tmp_path, {})

@@ -62,11 +62,17 @@ class Client:
             await self._session.close()
             self._session = None
 
+    def _rotating_authorization(self) -> dict[str, str]:
+        # A token file is read for each request: the kubelet replaces it before it expires.
+        if self.access.token_file is None:
+            return {}
+        return {"Authorization": f"Bearer {self.access.bearer_token()}"}
+
     def _http(self) -> aiohttp.ClientSession:
         # Created on first use so that it binds to the running event loop.
         if self._session is None:
             headers = {"User-Agent": self._user_agent, "Accept": "application/json"}
-            if self.access.token:
+            if self.access.token and self.access.token_file is None:
                 headers["Authorization"] = f"Bearer {self.access.token}"
             connector = aiohttp.TCPConnector(
                 ssl=self.access.ssl_context(), limit=self._max_connections
@@ -91,7 +97,8 @@ class Client:
     ) -> KubeObject:
         """One API call; returns the decoded answer, raises `ApiError` on any failure."""
         data = orjson.dumps(body) if body is not None else None
-        headers = {"Content-Type": content_type} if data is not None else None
+        headers = {"Content-Type": content_type} if data is not None else {}
+        headers.update(self._rotating_authorization())
         client_timeout = aiohttp.ClientTimeout(total=timeout or self.timeout)
 
         try:
@@ -187,7 +194,12 @@ class Client:
             total=None, sock_connect=self.timeout, sock_read=timeout_seconds + 30
         )
         try:
-            async with self._http().get(path, params=query, timeout=client_timeout) as answer:
+            async with self._http().get(
+                path,
+                params=query,
+                timeout=client_timeout,
+                headers=self._rotating_authorization(),
+            ) as answer:
                 if answer.status >= 400:
                     payload = await answer.read()
                     raise errors.from_status(answer.status, _decode(payload))

@@ -2,7 +2,9 @@
 
 `ClusterAccess` is the address plus credentials of one API server as atoll uses it (client
 certificates or a bearer token, always a CA). It is read from and written to kubeconfig files
-here, and turned into an `ssl.SSLContext` for the HTTP client.
+here, or, inside a pod, taken from the pod's service account (`in_cluster`), and turned into
+an `ssl.SSLContext` for the HTTP client. A token kept in a file is read again for every
+request, since the kubelet rotates it.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ import os
 import pathlib
 import ssl
 import tempfile
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
+
+SERVICE_ACCOUNT = pathlib.Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
 class KubeconfigError(Exception):
@@ -31,6 +36,13 @@ class ClusterAccess:
     client_cert_pem: bytes | None = None
     client_key_pem: bytes | None = dataclasses.field(default=None, repr=False)
     token: str | None = dataclasses.field(default=None, repr=False)
+    token_file: pathlib.Path | None = None
+
+    def bearer_token(self) -> str | None:
+        """The token to present now: from `token_file` when there is one, read afresh."""
+        if self.token_file is not None:
+            return self.token_file.read_text().strip()
+        return self.token
 
     def ssl_context(self) -> ssl.SSLContext:
         """A verifying TLS context that presents the client certificate, if there is one."""
@@ -104,7 +116,33 @@ def parse_kubeconfig(
         client_cert_pem=_data_or_file(user, "client-certificate", folder),
         client_key_pem=_data_or_file(user, "client-key", folder),
         token=user.get("token"),
+        token_file=pathlib.Path(folder, user["tokenFile"]) if user.get("tokenFile") else None,
     )
+
+
+def in_cluster(
+    folder: pathlib.Path = SERVICE_ACCOUNT, environ: Mapping[str, str] = os.environ
+) -> ClusterAccess:
+    """The API server of the cluster this pod runs in, as the pod's service account."""
+    host = environ.get("KUBERNETES_SERVICE_HOST")
+    port = environ.get("KUBERNETES_SERVICE_PORT", "443")
+    if not host or not (folder / "token").is_file():
+        raise KubeconfigError(
+            "no kubeconfig given and not running in a pod with a service account: pass "
+            "--kubeconfig or set KUBECONFIG"
+        )
+    if ":" in host:
+        host = f"[{host}]"
+    return ClusterAccess(
+        server=f"https://{host}:{port}",
+        ca_pem=(folder / "ca.crt").read_bytes(),
+        token_file=folder / "token",
+    )
+
+
+def load(kubeconfig: pathlib.Path | None, context: str | None = None) -> ClusterAccess:
+    """`kubeconfig` when given, else the pod's own service account."""
+    return load_kubeconfig(kubeconfig, context) if kubeconfig else in_cluster()
 
 
 def render_kubeconfig(access: ClusterAccess, *, name: str, namespace: str | None = None) -> str:
@@ -119,6 +157,8 @@ def render_kubeconfig(access: ClusterAccess, *, name: str, namespace: str | None
         user["client-key-data"] = encode(access.client_key_pem)
     if access.token:
         user["token"] = access.token
+    if access.token_file is not None:
+        user["tokenFile"] = str(access.token_file)
     context: dict[str, str] = {"cluster": name, "user": name}
     if namespace:
         context["namespace"] = namespace
