@@ -1,8 +1,10 @@
 """Every name atoll derives on the super-cluster, in one place.
 
-A VirtualCluster's objects live in super-cluster namespaces named after a *root*:
-`<vc namespace>-<vc name>-<6 hex of sha256(vc uid)>`. The root namespace itself holds the
-tenant's control plane; tenant namespace `X` maps to `<root>-X`. Names longer than a
+A VirtualCluster's control plane lives in its *root* namespace,
+`<vc namespace>-<vc name>-<6 hex of sha256(vc uid)>`; its tenant namespace `X` maps to
+`<vc namespace>-<vc name>-X-<6 hex of sha256(vc uid/X)>`. The hash at the end covers both the
+cluster and the tenant namespace: with the parts merely joined by hyphens, a tenant namespace
+beginning with another cluster's hash could land on that cluster's name. Names longer than a
 Kubernetes name may be are cut and given a hash of the full name, so two different inputs
 never map to one output.
 """
@@ -29,7 +31,7 @@ def fit(name: str, limit: int = MAX_NAME) -> str:
     if len(name) <= limit:
         return name
     digest = short_hash(name, 10)
-    return f"{name[: limit - len(digest) - 1].rstrip('-')}-{digest}"
+    return f"{name[: limit - len(digest) - 1].rstrip('-.')}-{digest}"
 
 
 def cluster_root(vc_namespace: str, vc_name: str, vc_uid: str) -> str:
@@ -38,6 +40,13 @@ def cluster_root(vc_namespace: str, vc_name: str, vc_uid: str) -> str:
     # The uid's hash keeps the root unique whatever the rewriting merges.
     label_name = vc_name.replace(".", "-")
     return fit(f"{vc_namespace}-{label_name}-{short_hash(vc_uid)}", limit=MAX_NAME - 10)
+
+
+def tenant_namespace(vc_namespace: str, vc_name: str, vc_uid: str, namespace: str) -> str:
+    """The super-cluster namespace that holds tenant namespace `namespace`."""
+    label_name = vc_name.replace(".", "-")
+    pair = short_hash(f"{vc_uid}/{namespace}")
+    return fit(f"{vc_namespace}-{label_name}-{namespace}-{pair}")
 
 
 def kubeconfig_secret(vc_name: str) -> str:

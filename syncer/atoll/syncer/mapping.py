@@ -1,7 +1,8 @@
 """All tenant ↔ super-cluster name and ownership mapping, in one place.
 
-Tenant namespace `X` of a VirtualCluster lives in super namespace `<root>-X` (cut with a
-hash past 63 characters: two tenant namespaces never share one). Object names stay the same
+Tenant namespace `X` of a VirtualCluster lives in super namespace
+`<vc namespace>-<vc name>-X-<hash of vc uid and X>` (see `naming.tenant_namespace`; cut with
+a hash past 63 characters: two tenant namespaces never share one). Object names stay the same
 inside the namespace. Every super object carries the VirtualCluster's labels and, in
 annotations, the tenant object's namespace, name and uid: that record, never a parse of the
 super name, is how atoll finds the tenant object back and decides whether it owns the super
@@ -50,7 +51,9 @@ class Tenant:
 
 def super_namespace(tenant: Tenant, tenant_namespace: str) -> str:
     """Where tenant namespace `tenant_namespace` lives on the super-cluster."""
-    return naming.fit(f"{tenant.root}-{tenant_namespace}")
+    return naming.tenant_namespace(
+        tenant.vc_namespace, tenant.vc_name, tenant.vc_uid, tenant_namespace
+    )
 
 
 def _own_keys(mapping: dict[str, str] | None) -> dict[str, str]:

@@ -19,6 +19,7 @@ import datetime
 import urllib.parse
 from typing import TYPE_CHECKING
 
+from atoll.core import naming
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import errors, resources
 from atoll.syncer import isolation, mapping, metrics
@@ -43,7 +44,7 @@ class QuotaLedger:
 
 
 def token_secret_name(service_account: str) -> str:
-    return f"atoll-token-{service_account}"[:253]
+    return naming.fit(f"atoll-token-{service_account}", limit=253)
 
 
 class PodSync:
