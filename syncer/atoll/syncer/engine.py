@@ -24,7 +24,19 @@ from atoll.core import api as atoll_api
 from atoll.core import backoff, naming
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import config, errors, informer, resources
-from atoll.syncer import kinds, mapping, metrics, nodes, podsync, queue, reporting, tenant
+from atoll.syncer import (
+    cluster_objects,
+    dns,
+    kinds,
+    mapping,
+    metrics,
+    nodes,
+    podsync,
+    queue,
+    reporting,
+    tenant,
+    volumes,
+)
 
 KubeObject = kube_client.KubeObject
 log = structlog.get_logger("atoll.syncer.engine")
@@ -46,6 +58,8 @@ class Engine:
         workers: int = 32,
         patrol_interval: float = 60.0,
         pool_label: str = "apps.openyurt.io/nodepool",
+        cluster_dns: str | None = None,
+        cluster_domain: str = dns.DEFAULT_DOMAIN,
     ) -> None:
         self.api = api
         self.shards, self.shard = shards, shard
@@ -59,37 +73,48 @@ class Engine:
         self._retries: dict[tuple[str, queue.Item], backoff.Backoff] = {}
         self._dedicated: dict[str, str] = {}  # pool → uid of the VirtualCluster it belongs to
         self._claims: dict[tuple[str, tuple[str, str]], str] = {}  # (pool, seniority) → uid
-        owned = f"{naming.VC_UID}"
+        # Only objects some tenant owns, indexed by their owner.
         self.super_informers = {
-            "Namespace": informer.Informer(api, resources.NAMESPACES, label_selector=owned),
-            "Pod": informer.Informer(api, resources.PODS, label_selector=owned),
-            **{
-                kind.name: informer.Informer(api, kind.resource, label_selector=owned)
-                for kind in kinds.NAMESPACED
-            },
+            kind_name: informer.Informer(
+                api, resource, label_selector=naming.VC_UID, index_label=naming.VC_UID
+            )
+            for kind_name, resource in [
+                ("Namespace", resources.NAMESPACES),
+                ("Pod", resources.PODS),
+                *[(kind.name, kind.resource) for kind in kinds.NAMESPACED],
+            ]
         }
         self.super_events = informer.Informer(api, resources.EVENTS)
         self.nodes = nodes.NodeMirror(self)
         self.pods = podsync.PodSync(self)
+        self.classes = cluster_objects.ClassMirror(self)
+        self.volumes = volumes.VolumeMirror(self)
+        self.dns = dns.ClusterDns(api, nameserver=cluster_dns, domain=cluster_domain)
 
     def super_synced(self) -> bool:
         """Whether every super-cluster cache is complete: before, absence proves nothing."""
-        return all(source.synced.is_set() for source in self.super_informers.values())
+        return (
+            all(source.synced.is_set() for source in self.super_informers.values())
+            and self.classes.synced()
+            and self.volumes.synced()
+            and self.dns.synced()
+        )
 
     def super_cache(self, kind_name: str) -> dict[str, KubeObject]:
         return self.super_informers[kind_name].cache
 
     def owned_objects(self, kind_name: str, vc_uid: str) -> Iterator[KubeObject]:
         source = self.super_informers.get(kind_name)
-        for obj in list(source.cache.values()) if source else []:
-            if mapping.vc_uid_of(obj) == vc_uid:
-                yield obj
+        yield from source.indexed(vc_uid) if source else []
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
             for kind_name, source in self.super_informers.items():
                 group.create_task(self._route(kind_name, source))
             group.create_task(self.nodes.run())
+            group.create_task(self.classes.run())
+            group.create_task(self.volumes.run())
+            group.create_task(self.dns.run())
             group.create_task(self._route_events())
             group.create_task(self._watch_virtual_clusters())
             group.create_task(self._patrol())

@@ -23,7 +23,7 @@ from atoll.core import naming
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import errors, resources
 from atoll.syncer import isolation, mapping, metrics
-from atoll.syncer.pods import placement, quota, status, translate
+from atoll.syncer.pods import placement, quota, security, status, translate
 
 if TYPE_CHECKING:
     from atoll.syncer import engine as engine_module
@@ -92,6 +92,14 @@ class PodSync:
             await self._update(syncer, tenant_pod, super_pod)
 
     async def _create(self, syncer: tenant_module.TenantSyncer, tenant_pod: KubeObject) -> None:
+        policy = isolation.of(syncer.tenant.spec)
+        if found := security.violations(policy.pod_security, tenant_pod):
+            await self._hold(syncer, tenant_pod, "PodSecurity", security.summary(found))
+            return
+        public_classes = self.engine.classes.public_names("PriorityClass")
+        if (refusal := isolation.class_refusal(policy, tenant_pod, public_classes)) is not None:
+            await self._hold(syncer, tenant_pod, "ClassNotGranted", refusal)
+            return
         rules = self.placement(syncer)
         refusal = placement.refusal(rules, tenant_pod, self.engine.nodes.node_pools())
         if refusal is not None:

@@ -1,11 +1,13 @@
 """One tenant's side of the syncer: its informers, and the sync of one item at a time.
 
-A `TenantSyncer` watches the tenant's API (namespaces, pods and every copied kind) and puts
-`(kind, key)` items on the engine's fair queue; the engine's workers call `sync(item)`,
-which compares the tenant object with its super counterpart (from the engine's shared
-super-cluster caches) and creates, patches or deletes the super one. Super objects are only
-touched when their ownership labels name this VirtualCluster, and deleted with a UID
-precondition; a clash with an object atoll does not own is reported on the tenant object.
+A `TenantSyncer` watches the tenant's API (namespaces, pods, every copied kind, and the
+classes and volumes that come up) and puts `(kind, key)` items on the engine's fair queue;
+the engine's workers call `sync(item)`, which compares the tenant object with its super
+counterpart (from the engine's shared super-cluster caches) and creates, patches or deletes
+the super one — or, for kinds that travel up (`cluster_objects`, `volumes`, `nodes`), the
+tenant one. Super objects are only touched when their ownership labels name this
+VirtualCluster, and deleted with a UID precondition; a clash with an object atoll does not
+own is reported on the tenant object.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import structlog
 
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import config, errors, informer, resources
-from atoll.syncer import kinds, mapping, metrics, tenant_events
+from atoll.syncer import cluster_objects, kinds, mapping, metrics, tenant_events
 
 if TYPE_CHECKING:
     from atoll.syncer import engine as engine_module
@@ -37,14 +39,18 @@ class TenantSyncer:
         self.tenant = tenant
         self.api = kube_client.Client(access, user_agent="atoll-syncer", max_connections=16)
         self.kinds = [kind for kind in kinds.NAMESPACED if kinds.enabled(kind, tenant)]
-        watched = [
-            resources.NAMESPACES,
-            resources.PODS,
-            resources.NODES,
-            *(kind.resource for kind in self.kinds),
+        watched: list[tuple[resources.Resource, str | None]] = [
+            (resources.NAMESPACES, None),
+            (resources.PODS, None),
+            (resources.NODES, None),
+            *((kind.resource, kind.tenant_selector) for kind in self.kinds),
+            *((kind.resource, None) for kind in cluster_objects.KINDS.values()),
+            # Only the volumes the syncer made: the tenant's own are none of its business.
+            (resources.PVS, cluster_objects.COPY_SELECTOR),
         ]
         self.informers = {
-            resource.kind: informer.Informer(self.api, resource) for resource in watched
+            resource.kind: informer.Informer(self.api, resource, label_selector=selector)
+            for resource, selector in watched
         }
         self.synced = asyncio.Event()
         # Tenant Services being created again with their super address (see tenant_events).
@@ -93,6 +99,8 @@ class TenantSyncer:
             for super_obj in self.engine.owned_objects(kind_name, self.tenant.vc_uid):
                 if (tenant_key := mapping.tenant_key_of(super_obj)) is not None:
                     self.enqueue(kind_name, tenant_key)
+        # Classes the tenant may use but has no copy of yet.
+        self.engine.classes.resync(self)
 
     async def sync(self, kind_name: str, key: str) -> None:
         """Bring the super counterpart of one tenant object in line with it."""
@@ -110,6 +118,10 @@ class TenantSyncer:
             await self.engine.nodes.remove(self, key)
         elif kind_name == "Event":
             await tenant_events.event_up(self, key)
+        elif kind_name in cluster_objects.KINDS:
+            await self.engine.classes.sync(self, cluster_objects.KINDS[kind_name], key)
+        elif kind_name == "PersistentVolume":
+            await self.engine.volumes.sync(self, key)
         else:
             await self._sync_copied(kinds.BY_NAME[kind_name], key)
 
@@ -142,8 +154,14 @@ class TenantSyncer:
             and self.recreating[key] == (tenant_obj.get("spec") or {}).get("clusterIP")
         ):
             del self.recreating[key]
+        if tenant_obj is None and kind.resource is resources.PVCS:
+            self.engine.volumes.claim_gone(self, key)
         if tenant_obj is None or not self._wanted(kind, tenant_obj):
-            await self.delete_owned(kind.resource, super_obj)
+            # Only a copy of this very object: super controllers pass the ownership labels
+            # on (Endpoints take their Service's labels, mirrored slices the Endpoints'), and
+            # what they made is theirs.
+            if super_obj is not None and mapping.tenant_key_of(super_obj) == key:
+                await self.delete_owned(kind.resource, super_obj)
             return
 
         want = kinds.desired(kind, self.tenant, tenant_obj)
@@ -151,16 +169,37 @@ class TenantSyncer:
         current = await self.ensure(kind.resource, want, super_obj, tenant_obj, kind.name)
         if current is not None and kind.resource is resources.SERVICES:
             await tenant_events.service_address_up(self, tenant_obj, current)
-            if not (tenant_obj.get("spec") or {}).get("selector"):
-                self.enqueue("Endpoints", key)  # they may have arrived before the Service
+            # Its endpoints may have arrived before it, or a selector come or gone since.
+            self._enqueue_endpoints(tenant_obj, super_key)
         if current is not None and kind.resource is resources.PVCS:
+            # The volume first: the tenant's binder then shows the claim Bound to it.
+            await self.engine.volumes.up(self, tenant_obj, current)
             await tenant_events.claim_status_up(self, tenant_obj, current)
+
+    def _enqueue_endpoints(self, tenant_service: KubeObject, super_key: str) -> None:
+        """Queue the hand-written Endpoints and EndpointSlices of one tenant Service."""
+        key = informer.object_key(tenant_service)
+        namespace, service = key.split("/", 1)
+        selectorless = not (tenant_service.get("spec") or {}).get("selector")
+        # With a selector, only a copy made while it had none is left to remove.
+        copied = self.engine.super_cache("Endpoints").get(super_key)
+        if selectorless or (copied is not None and mapping.tenant_key_of(copied) == key):
+            self.enqueue("Endpoints", key)
+        slices = self.informers.get(kinds.ENDPOINT_SLICE.name)
+        for key, tenant_slice in list(slices.cache.items()) if slices else []:
+            if (
+                key.startswith(f"{namespace}/")
+                and kinds.ENDPOINT_SLICE.service_of(tenant_slice) == service
+            ):
+                self.enqueue(kinds.ENDPOINT_SLICE.name, key)
 
     def _wanted(self, kind: kinds.Kind, tenant_obj: KubeObject) -> bool:
         if not kind.wants(tenant_obj):
             return False
         if kind.selectorless_only:
-            service = self.informers["Service"].cache.get(informer.object_key(tenant_obj))
+            service_name = kind.service_of(tenant_obj)
+            namespace = tenant_obj["metadata"]["namespace"]
+            service = self.informers["Service"].cache.get(f"{namespace}/{service_name}")
             return service is not None and not (service.get("spec") or {}).get("selector")
         return True
 

@@ -199,12 +199,18 @@ async def service_address_up(
 async def claim_status_up(
     syncer: tenant_module.TenantSyncer, tenant_claim: KubeObject, super_claim: KubeObject
 ) -> None:
-    """The tenant claim shows the super claim's phase and capacity."""
+    """The tenant claim shows the super claim's phase and capacity.
+
+    Bound is the tenant binder's to say, once it has bound the claim to the volume brought
+    up (see `volumes`): said before, the binder would set the claim Pending again.
+    """
     wanted = {
         key: value
         for key, value in (super_claim.get("status") or {}).items()
         if key in ("phase", "accessModes", "capacity")
     }
+    if wanted.get("phase") == "Bound" and not (tenant_claim.get("spec") or {}).get("volumeName"):
+        return
     current = tenant_claim.get("status") or {}
     if not wanted or all(current.get(key) == value for key, value in wanted.items()):
         return

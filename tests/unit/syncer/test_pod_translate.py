@@ -395,6 +395,94 @@ def test_pod_affinity_terms_are_scoped_to_the_tenant(
     assert preferred == {"weight": 10, "podAffinityTerm": expected}
 
 
+# --- DNS ----------------------------------------------------------------------------------
+
+DNS = translate.DnsSettings(nameserver="10.96.0.10", domain="cluster.local")
+NDOTS = {"name": "ndots", "value": "5"}
+
+
+def dns_spec(pod: dict[str, Any], dns: translate.DnsSettings | None = DNS) -> dict[str, Any]:
+    context_with_dns = translate.PodContext(TENANT, PLACEMENT, "10.0.0.5", 31443, SECRET, dns)
+    spec: dict[str, Any] = translate.super_pod(context_with_dns, pod)["spec"]
+    return spec
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({}, id="unset-means-cluster-first"),
+        pytest.param({"dnsPolicy": "ClusterFirst"}, id="cluster-first"),
+        pytest.param(
+            {"dnsPolicy": "ClusterFirstWithHostNet", "hostNetwork": True}, id="with-host-net"
+        ),
+    ],
+)
+def test_cluster_dns_searches_the_super_namespace_only(fields: dict[str, Any]) -> None:
+    spec = dns_spec(tenant_pod(**fields))
+
+    assert spec["dnsPolicy"] == "None"
+    assert spec["dnsConfig"] == {
+        "nameservers": ["10.96.0.10"],
+        "searches": [f"{super_ns('web')}.svc.cluster.local"],
+        "options": [NDOTS],
+    }
+
+
+def test_the_tenants_own_dns_config_is_kept_after_ours() -> None:
+    own = {
+        "nameservers": ["192.0.2.53", "10.96.0.10"],
+        "searches": ["corp.example"],
+        "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}],
+    }
+
+    spec = dns_spec(tenant_pod(dnsConfig=own))
+
+    assert spec["dnsConfig"] == {
+        "nameservers": ["10.96.0.10", "192.0.2.53"],
+        "searches": [f"{super_ns('web')}.svc.cluster.local", "corp.example"],
+        "options": own["options"],
+    }
+
+
+def test_dns_config_stays_within_the_apis_limits() -> None:
+    own = {
+        "nameservers": ["192.0.2.1", "192.0.2.2", "192.0.2.3"],
+        "searches": [f"s{index}.example" for index in range(40)],
+    }
+
+    config = dns_spec(tenant_pod(dnsConfig=own))["dnsConfig"]
+
+    assert config["nameservers"] == ["10.96.0.10", "192.0.2.1", "192.0.2.2"]
+    assert len(config["searches"]) == translate.MAX_SEARCHES
+    assert config["searches"][0] == f"{super_ns('web')}.svc.cluster.local"
+
+
+def test_the_super_domain_is_the_one_searched() -> None:
+    spec = dns_spec(tenant_pod(), translate.DnsSettings("10.32.0.10", "super.internal"))
+
+    assert spec["dnsConfig"]["searches"] == [f"{super_ns('web')}.svc.super.internal"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "dns"),
+    [
+        pytest.param({"dnsPolicy": "Default"}, DNS, id="default"),
+        pytest.param(
+            {"dnsPolicy": "None", "dnsConfig": {"nameservers": ["192.0.2.53"]}}, DNS, id="none"
+        ),
+        pytest.param({"dnsPolicy": "ClusterFirst", "hostNetwork": True}, DNS, id="host-net"),
+        pytest.param({"dnsPolicy": "ClusterFirst"}, None, id="no-super-dns-known"),
+    ],
+)
+def test_pods_not_on_cluster_dns_keep_their_policy(
+    fields: dict[str, Any], dns: translate.DnsSettings | None
+) -> None:
+    spec = dns_spec(tenant_pod(**fields), dns)
+
+    assert spec.get("dnsPolicy") == fields["dnsPolicy"]
+    assert spec.get("dnsConfig") == fields.get("dnsConfig")
+
+
 # --- needs_update -------------------------------------------------------------------------
 
 

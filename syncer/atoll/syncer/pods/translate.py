@@ -4,8 +4,9 @@
 `placement.refusal` let through and creates what it returns. The super pod runs the tenant's
 containers but must behave as if it lived in the tenant: it never mounts a super-cluster
 token, it reaches the *tenant* API server with a token that server issued, its downward-API
-identity is the tenant's, and its pod (anti-)affinity cannot see other tenants' pods. Pods are
-mostly immutable, so `needs_update` only carries the few fields the API lets change.
+identity is the tenant's, its DNS resolves the tenant's Service names, and its pod
+(anti-)affinity cannot see other tenants' pods. Pods are mostly immutable, so `needs_update`
+only carries the few fields the API lets change.
 """
 
 from __future__ import annotations
@@ -28,6 +29,16 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on
 # The super API server works these out itself (from the PriorityClass and RuntimeClass) and
 # refuses a pod whose values disagree; ephemeral containers may not be set on create at all.
 DERIVED_FIELDS = ("priority", "preemptionPolicy", "overhead", "ephemeralContainers")
+MAX_NAMESERVERS = 3  # the API's limits on a pod's dnsConfig
+MAX_SEARCHES = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class DnsSettings:
+    """The super-cluster's DNS: the address pods ask, and the cluster domain it serves."""
+
+    nameserver: str
+    domain: str = "cluster.local"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +50,7 @@ class PodContext:
     api_host: str  # where pods reach the tenant API server (host or IP)
     api_port: int
     token_secret: str | None  # super Secret with token, ca.crt, namespace; None: no token
+    dns: DnsSettings | None = None  # None: the pod's DNS policy is left as the tenant set it
 
 
 def mounts_token(tenant_pod: dict[str, Any]) -> bool:
@@ -70,6 +82,7 @@ def super_pod(context: PodContext, tenant_pod: dict[str, Any]) -> dict[str, Any]
     for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
         _aim_at_tenant(context, tenant_pod["metadata"], container)
     _confine_pod_affinity(context, spec)
+    _resolve_as_tenant(context, tenant_pod["metadata"]["namespace"], spec)
 
     placements.apply(context.placement, spec)
     return {
@@ -211,6 +224,41 @@ def _aim_at_tenant(
             else item
         )
     container["env"] = [*ours, *env]
+
+
+def _resolve_as_tenant(context: PodContext, tenant_namespace: str, spec: dict[str, Any]) -> None:
+    """Cluster DNS the way the tenant's pod would have it, from inside its super namespace.
+
+    Service names are kept inside a super namespace, so a short name resolves through the
+    one search domain `<super namespace>.svc.<domain>` to the tenant's own Service. The
+    super kubelet's usual `svc.<domain>` and `<domain>` searches are left out: through them
+    `name.namespace` and `name.namespace.svc` would reach the super-cluster's namespace of
+    that name — another tenant's or the super-cluster's own Services — instead of failing.
+    The tenant's own dnsConfig (nameservers, searches, options) is kept after ours.
+    """
+    # TODO(dns): names of other tenant namespaces (`name.namespace`, `...svc.cluster.local`)
+    # do not resolve; a DNS view per tenant (a rewrite of `<namespace>` to its super
+    # namespace) would resolve them.
+    policy = spec.get("dnsPolicy") or "ClusterFirst"
+    # With the host's network, ClusterFirst means the node's resolver, as Default does.
+    cluster_dns = policy == "ClusterFirstWithHostNet" or (
+        policy == "ClusterFirst" and not spec.get("hostNetwork")
+    )
+    if context.dns is None or not cluster_dns:
+        return
+    own = spec.get("dnsConfig") or {}
+    super_namespace = mapping.super_namespace(context.tenant, tenant_namespace)
+    nameservers = [context.dns.nameserver, *(own.get("nameservers") or [])]
+    searches = [f"{super_namespace}.svc.{context.dns.domain}", *(own.get("searches") or [])]
+    options = list(own.get("options") or [])
+    if not any(option.get("name") == "ndots" for option in options):
+        options.insert(0, {"name": "ndots", "value": "5"})  # what the kubelet gives cluster DNS
+    spec["dnsPolicy"] = "None"
+    spec["dnsConfig"] = {
+        "nameservers": list(dict.fromkeys(nameservers))[:MAX_NAMESERVERS],
+        "searches": list(dict.fromkeys(searches))[:MAX_SEARCHES],
+        "options": options,
+    }
 
 
 def _confine_pod_affinity(context: PodContext, spec: dict[str, Any]) -> None:
