@@ -33,6 +33,18 @@ POOL_LABEL_OPTION = click.option(
     show_default=True,
     help="Node label that names a node's pool.",
 )
+CLUSTER_DNS_OPTION = click.option(
+    "--cluster-dns",
+    default=None,
+    metavar="IP",
+    help="The super-cluster DNS address tenant pods use (default: the kube-dns Service's).",
+)
+CLUSTER_DOMAIN_OPTION = click.option(
+    "--cluster-domain",
+    default="cluster.local",
+    show_default=True,
+    help="The super-cluster's DNS domain.",
+)
 METRICS_OPTION = click.option(
     "--metrics-port",
     default=0,
@@ -71,6 +83,8 @@ METRICS_OPTION = click.option(
     help="Serve liveness on this URL, e.g. http://0.0.0.0:8080/healthz.",
 )
 @POOL_LABEL_OPTION
+@CLUSTER_DNS_OPTION
+@CLUSTER_DOMAIN_OPTION
 @click.option(
     "--renew-before-days",
     default=30,
@@ -103,6 +117,8 @@ def operator(
     install_crds: bool,
     liveness: str | None,
     pool_label: str,
+    cluster_dns: str | None,
+    cluster_domain: str,
     renew_before_days: int,
     embedded_syncer: bool,
     probes_port: int,
@@ -116,6 +132,8 @@ def operator(
         default_provisioner="kubernetes" if default_provisioner == "kubernetes" else "process",
         renew_before=datetime.timedelta(days=renew_before_days),
         pool_label=pool_label,
+        cluster_dns=cluster_dns,
+        cluster_domain=cluster_domain,
     )
     asyncio.run(
         operator_main.run(
@@ -152,6 +170,8 @@ def operator(
     help="Seconds between full comparisons that repair drift and remove orphans.",
 )
 @POOL_LABEL_OPTION
+@CLUSTER_DNS_OPTION
+@CLUSTER_DOMAIN_OPTION
 @METRICS_OPTION
 def syncer(
     *,
@@ -160,6 +180,8 @@ def syncer(
     shard: int,
     patrol_interval: float,
     pool_label: str,
+    cluster_dns: str | None,
+    cluster_domain: str,
     metrics_port: int,
 ) -> None:
     """Run the syncer alone, beside an operator without it.
@@ -181,6 +203,8 @@ def syncer(
             shards=shards,
             shard=shard,
             patrol_interval=patrol_interval,
+            cluster_dns=cluster_dns,
+            cluster_domain=cluster_domain,
         )
     )
 

@@ -20,6 +20,7 @@ VC_NAMESPACE = f"{LABEL_PREFIX}/vc-namespace"
 VC_UID = f"{LABEL_PREFIX}/vc-uid"
 COMPONENT = f"{LABEL_PREFIX}/component"
 MANAGED_BY = "app.kubernetes.io/managed-by"
+PUBLIC_LABEL = f"{LABEL_PREFIX}/public"  # "true" on super classes every tenant may use
 
 
 def short_hash(text: str, length: int = 6) -> str:

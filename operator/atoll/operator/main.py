@@ -11,8 +11,10 @@ import asyncio
 import base64
 import contextlib
 import logging
+import os
 import pathlib
 import secrets
+import socket
 from typing import Any
 
 import kopf
@@ -36,6 +38,18 @@ def provisioners(
         ),
         "kubernetes": kubernetes.KubernetesProvisioner(api),
     }
+
+
+def peer_identity(settings: operator_settings.Settings) -> Any:  # kopf keeps its type private
+    """This operator's name among Kopf peers, the same across its restarts.
+
+    A killed operator's peering record outlives it by Kopf's peer lifetime (60 s); under a
+    name of its own, the restarted operator would take that record for a rival and pause
+    until it expired. A pod keeps its name (POD_ID) across container restarts; a local
+    operator is one per host and state folder.
+    """
+    local = f"atoll-operator@{socket.gethostname()}:{settings.state_dir}"
+    return os.environ.get("POD_ID") or local
 
 
 def _configure(access: config.ClusterAccess, server: probes.Probes | None) -> None:
@@ -98,7 +112,14 @@ async def run(
             api=api, settings=settings, provisioners=provisioners(api, settings)
         )
         syncing = (
-            asyncio.create_task(run_syncer(access, pool_label=settings.pool_label))
+            asyncio.create_task(
+                run_syncer(
+                    access,
+                    pool_label=settings.pool_label,
+                    cluster_dns=settings.cluster_dns,
+                    cluster_domain=settings.cluster_domain,
+                )
+            )
             if embedded_syncer
             else None
         )
@@ -110,6 +131,7 @@ async def run(
                 stop_flag=stop,
                 peering_name=PEERING,
                 standalone=False,
+                identity=peer_identity(settings),
                 # Replicas of equal priority would all pause each other; a random one per
                 # process makes the highest live replica the one at work, the rest standbys.
                 priority=secrets.randbelow(2**31) + 1,
@@ -130,6 +152,8 @@ async def run_syncer(
     shards: int = 1,
     shard: int = 0,
     patrol_interval: float = 60.0,
+    cluster_dns: str | None = None,
+    cluster_domain: str = "cluster.local",
 ) -> None:
     """The syncer alone, on its own connection pool to the super-cluster."""
     async with kube_client.Client(
@@ -141,5 +165,7 @@ async def run_syncer(
             shard=shard,
             pool_label=pool_label,
             patrol_interval=patrol_interval,
+            cluster_dns=cluster_dns,
+            cluster_domain=cluster_domain,
         )
         await engine.run()

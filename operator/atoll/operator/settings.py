@@ -22,6 +22,8 @@ class Settings:
     default_provisioner: plans.ProvisionerName = "process"
     renew_before: datetime.timedelta = datetime.timedelta(days=30)
     pool_label: str = layout.POOL_LABEL
+    cluster_dns: str | None = None  # the super DNS address for tenant pods; None: kube-dns's
+    cluster_domain: str = "cluster.local"
     health_interval: float = 30.0
     ready_deadline: float = 90.0
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 KubeObject = kube_client.KubeObject
 
-PUBLIC_LABEL = f"{naming.LABEL_PREFIX}/public"  # "true" on super classes every tenant gets
+PUBLIC_LABEL = naming.PUBLIC_LABEL
 COPY_LABEL = f"{naming.LABEL_PREFIX}/copied-from"  # on tenant objects the syncer brought up
 COPY_VALUE = "super-cluster"
 COPY_SELECTOR = f"{COPY_LABEL}={COPY_VALUE}"

@@ -34,12 +34,13 @@ from atoll.syncer.pods import quota
 
 KubeObject = dict[str, Any]
 
-PUBLIC_LABEL = f"{naming.LABEL_PREFIX}/public"
+PUBLIC_LABEL = naming.PUBLIC_LABEL
 POD_SECURITY_ENFORCE = "pod-security.kubernetes.io/enforce"
 POD_SECURITY_VERSION = "pod-security.kubernetes.io/enforce-version"
 NETWORK_POLICY_NAME = "atoll-isolation"
 ISOLATES = f"{naming.LABEL_PREFIX}/isolates"  # on the NetworkPolicy: the tenant it confines
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+QUOTA_KINDS = ("Service", "PersistentVolumeClaim")  # kinds counted by `object_refusal`
 OBJECT_LIMITS = (
     "services",
     "services.loadbalancers",
@@ -132,6 +133,27 @@ def storage_class_refusal(
     return None
 
 
+def reference_refusal(kind_name: str, tenant_obj: Mapping[str, Any]) -> str | None:
+    """Why an object would reach beyond the tenant on the super-cluster, or None."""
+    spec = tenant_obj.get("spec") or {}
+    if kind_name == "Service" and spec.get("externalIPs"):
+        return (
+            "spec.externalIPs would make every super-cluster node capture traffic to those "
+            "addresses; remove spec.externalIPs (use type LoadBalancer instead)"
+        )
+    if kind_name == "PersistentVolumeClaim":
+        for field in ("dataSource", "dataSourceRef"):
+            source = spec.get(field) or {}
+            if source.get("namespace") not in (None, tenant_obj["metadata"].get("namespace")):
+                return (
+                    f"spec.{field} names namespace {source['namespace']}; a claim may only "
+                    f"copy data from its own namespace: remove spec.{field}.namespace"
+                )
+    # TODO(endpoints): addresses in hand-written Endpoints and EndpointSlices are copied as
+    # they are; limiting them to the tenant's pods and outside addresses is not done yet.
+    return None
+
+
 def object_cost(kind_name: str, tenant_obj: Mapping[str, Any]) -> quota.Usage:
     """What one Service or claim counts against the tenant's object quota."""
     spec = tenant_obj.get("spec") or {}
@@ -173,7 +195,8 @@ def object_refusal(
     own_uid = tenant_obj["metadata"].get("uid")
     usage: quota.Usage = {}
     for super_obj in owned:
-        if mapping.tenant_uid_of(dict(super_obj)) != own_uid:
+        # Only copies of tenant objects count: not the control plane's own, nor this one.
+        if mapping.tenant_uid_of(dict(super_obj)) not in (None, own_uid):
             usage = quota.add(usage, object_cost(kind_name, super_obj))
     for name in OBJECT_LIMITS:
         if name in caps and usage.get(name, Decimal(0)) + need.get(name, Decimal(0)) > caps[name]:

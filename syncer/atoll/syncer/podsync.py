@@ -116,6 +116,7 @@ class PodSync:
             api_host=server.hostname or "",
             api_port=server.port or 443,
             token_secret=secret,
+            dns=self.engine.dns.settings(),
         )
         super_pod = translate.super_pod(context, tenant_pod)
         capped = {
@@ -203,7 +204,7 @@ class PodSync:
         """What the tenant uses in `pool` (None: everywhere): its super pods there, plus
         creations in flight."""
         label = self.engine.pool_label
-        owned = self.engine.owned_objects("Pod", syncer.tenant.vc_uid)
+        owned = list(self.engine.owned_objects("Pod", syncer.tenant.vc_uid))
         seen = {mapping.tenant_key_of(pod) for pod in owned}
         for key in [key for key in ledger.inflight if key in seen]:
             del ledger.inflight[key]
@@ -255,6 +256,7 @@ class PodSync:
             api_host=server.hostname or "",
             api_port=server.port or 443,
             token_secret=None,
+            dns=self.engine.dns.settings(),
         )
         change = translate.needs_update(translate.super_pod(context, tenant_pod), super_pod)
         if change is not None:

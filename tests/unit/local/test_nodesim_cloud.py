@@ -164,14 +164,18 @@ def test_load_balancer_plan(service: KubeObject, step: str) -> None:
 # -- storage ------------------------------------------------------------------------------------
 
 
-def test_storage_class_is_the_default_and_binds_at_once() -> None:
+def test_storage_class_is_the_public_default_and_binds_at_once() -> None:
     storage_class = storage.storage_class()
 
     assert storage_class["metadata"]["name"] == "atoll-local"
     assert storage_class["metadata"]["annotations"] == {
         "storageclass.kubernetes.io/is-default-class": "true"
     }
-    assert storage_class["metadata"]["labels"] == {"atoll.dev/simulated": "true"}
+    # Public: every tenant of the local super-cluster may use it.
+    assert storage_class["metadata"]["labels"] == {
+        "atoll.dev/simulated": "true",
+        "atoll.dev/public": "true",
+    }
     assert storage_class["provisioner"] == "atoll.dev/simulated"
     assert storage_class["volumeBindingMode"] == "Immediate"
     assert storage_class["reclaimPolicy"] == "Delete"

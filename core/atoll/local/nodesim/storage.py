@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from atoll.core import backoff
+from atoll.core import backoff, naming
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import errors, informer, resources
 from atoll.local.nodesim import nodes, workqueue
@@ -42,7 +42,8 @@ def storage_class() -> KubeObject:
         "metadata": {
             "name": STORAGE_CLASS,
             "annotations": {DEFAULT_CLASS: "true"},
-            "labels": {nodes.SIMULATED_LABEL: "true"},
+            # Public: every tenant of the local super-cluster may use it.
+            "labels": {nodes.SIMULATED_LABEL: "true", naming.PUBLIC_LABEL: "true"},
         },
         "provisioner": PROVISIONER,
         "reclaimPolicy": "Delete",
