@@ -21,6 +21,7 @@ from atoll.syncer.pods import placement, quota
 
 KubeObject = kube_client.KubeObject
 EDGE_LABEL = "openyurt.io/is-edge-worker"
+MAX_QUANTITY = Decimal(2**63 - 1)
 
 
 def seniority(vc: KubeObject) -> tuple[str, str]:
@@ -143,6 +144,31 @@ async def pool_status(
             }
         report.append(entry)
     return report
+
+
+def quota_problem(spec: dict[str, Any]) -> str | None:
+    """What is wrong with a quota the schema lets through, or None.
+
+    The schema checks a quantity's spelling, not its value: a negative cap can never be met,
+    and one past what Kubernetes counts (2^63 - 1) cannot even be shown.
+    """
+    places = [
+        (f"spec.nodePools[{index}].quota", pool.get("quota") or {})
+        for index, pool in enumerate(spec.get("nodePools") or [])
+    ]
+    places.append(("spec.isolation.quota", (spec.get("isolation") or {}).get("quota") or {}))
+    for where, caps in places:
+        for resource, value in caps.items():
+            try:
+                amount: Decimal | None = quota.parse_quantity(value)
+            except (ValueError, ArithmeticError):
+                amount = None
+            if amount is None or not Decimal(0) <= amount <= MAX_QUANTITY:
+                return (
+                    f"{where}.{resource} is {value}: a quota is a quantity from 0 to "
+                    f"{MAX_QUANTITY}; fix {where}"
+                )
+    return None
 
 
 def _ready(node: KubeObject) -> bool:

@@ -93,6 +93,8 @@ async def _reconcile(
         clusterNamespace=plan.cluster_namespace,
         datastore=f"{plan.datastore}/{plan.datastore_mode}",
     )
+    if problem := pools.quota_problem(spec):
+        raise _Stop("Failed", "InvalidQuota", problem, retry_after=RETRY_FAILED)
     await _check_pools(vc, status, generation, context)
     try:
         provisioner.check(plan)
