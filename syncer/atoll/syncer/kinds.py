@@ -15,6 +15,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from atoll.core import naming
 from atoll.core.kube import resources
 from atoll.syncer import isolation, mapping
 
@@ -39,6 +40,7 @@ TENANT_SLICE_MANAGERS = (
 )
 # Annotations the PersistentVolume binder writes on claims: each cluster's binder keeps its
 # own, and removing the super binder's would make it bind the claim again, for ever.
+REPLACING = f"{naming.LABEL_PREFIX}/replacing-tenant-service"
 BINDER_ANNOTATIONS = ("pv.kubernetes.io/", "volume.kubernetes.io/", "volume.beta.kubernetes.io/")
 
 
@@ -115,6 +117,9 @@ NAMESPACED: tuple[Kind, ...] = (
             "ipFamilies",
             "ipFamilyPolicy",
         ),
+        # The record of a tenant Service being created again with the super address: the
+        # syncer clears it itself once the swap is seen through (see tenant_events).
+        super_annotations=(REPLACING,),
     ),
     # Endpoints of Services with a selector are made by the super-cluster's own controller.
     Kind(resources.ENDPOINTS, ("subsets",), selectorless_only=True),

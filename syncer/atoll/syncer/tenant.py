@@ -20,7 +20,7 @@ import structlog
 
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import config, errors, informer, resources
-from atoll.syncer import cluster_objects, isolation, kinds, mapping, metrics, tenant_events
+from atoll.syncer import admission, cluster_objects, kinds, mapping, metrics, tenant_events
 
 if TYPE_CHECKING:
     from atoll.syncer import engine as engine_module
@@ -53,15 +53,11 @@ class TenantSyncer:
             for resource, selector in watched
         }
         self.synced = asyncio.Event()
-        # Tenant Services being created again with their super address (see tenant_events).
-        self.recreating: dict[str, str] = {}
         self.vnodes: set[str] = set()  # virtual nodes this syncer made in the tenant
         # Tenant resourceVersion last brought down, per object: a repair needed while it is
         # unchanged means the super object drifted.
         self.brought_down: dict[tuple[str, str], str] = {}
-        # Object-quota admissions: one at a time, counting creations the cache has not seen.
-        self.quota_lock = asyncio.Lock()
-        self.unseen: dict[str, dict[str, KubeObject]] = {}
+        self.admission = admission.Admission(self)
         self.log = log.bind(vc=tenant.key)
 
     async def run(self) -> None:
@@ -140,23 +136,7 @@ class TenantSyncer:
             resources.NAMESPACES, want, super_obj, tenant_namespace, "Namespace"
         )
         if current is not None:
-            await self._confine(super_name)
-
-    async def _confine(self, super_namespace: str) -> None:
-        """Put the isolation NetworkPolicy in a super namespace, or take it away when off."""
-        if isolation.of(self.tenant.spec).network_isolation:
-            with contextlib.suppress(errors.AlreadyExists):
-                await self.engine.api.create(
-                    kinds.NETWORK_POLICIES.path(super_namespace),
-                    isolation.network_policy(self.tenant, super_namespace),
-                )
-            return
-        path = kinds.NETWORK_POLICIES.path(super_namespace, isolation.NETWORK_POLICY_NAME)
-        with contextlib.suppress(errors.NotFound, errors.Conflict):
-            policy = await self.engine.api.get(path)
-            labels = policy["metadata"].get("labels") or {}
-            if labels.get(isolation.ISOLATES) == self.tenant.vc_uid:
-                await self.engine.api.delete(path, uid=policy["metadata"]["uid"])
+            await admission.confine(self, super_name)
 
     async def ensure_namespace(self, tenant_namespace: str) -> None:
         """Create the super namespace now if the tenant's exists and it is missing."""
@@ -169,14 +149,15 @@ class TenantSyncer:
         namespace, name = key.split("/", 1)
         super_key = f"{mapping.super_namespace(self.tenant, namespace)}/{name}"
         super_obj = self.engine.super_cache(kind.name).get(super_key)
-        if tenant_obj is None and key in self.recreating:
-            return  # the tenant Service comes back in a moment, with the super address
         if (
-            tenant_obj is not None
-            and key in self.recreating
-            and self.recreating[key] == (tenant_obj.get("spec") or {}).get("clusterIP")
+            tenant_obj is None
+            and super_obj is not None
+            and tenant_events.replacing(super_obj, self.tenant)
         ):
-            del self.recreating[key]
+            # Put back with the super address: the swap began and must finish, even when
+            # the syncer that began it died half-way.
+            await tenant_events.finish_replacement(self, super_obj)
+            return
         if tenant_obj is None and kind.resource is resources.PVCS:
             self.engine.volumes.claim_gone(self, key)
         if tenant_obj is None or not self._wanted(kind, tenant_obj):
@@ -189,13 +170,13 @@ class TenantSyncer:
 
         want = kinds.desired(kind, self.tenant, tenant_obj)
         await self.ensure_namespace(namespace)
-        async with self._admission(kind):
-            if (refusal := self._refusal(kind, tenant_obj)) is not None:
+        async with self.admission.turn(kind):
+            if (refusal := self.admission.refusal(kind, tenant_obj)) is not None:
                 await self.refuse(tenant_obj, *refusal)
                 return
             current = await self.ensure(kind.resource, want, super_obj, tenant_obj, kind.name)
             if super_obj is None and current is not None:
-                self.unseen.setdefault(kind.name, {})[key] = current
+                self.admission.created(kind, key, current)
         if current is not None and kind.resource is resources.SERVICES:
             await tenant_events.service_address_up(self, tenant_obj, current)
             # Its endpoints may have arrived before it, or a selector come or gone since.
@@ -221,36 +202,6 @@ class TenantSyncer:
                 and kinds.ENDPOINT_SLICE.service_of(tenant_slice) == service
             ):
                 self.enqueue(kinds.ENDPOINT_SLICE.name, key)
-
-    def _admission(self, kind: kinds.Kind) -> contextlib.AbstractAsyncContextManager[object]:
-        """Kinds under the cluster's object quota are admitted one at a time."""
-        caps = isolation.of(self.tenant.spec).quota
-        if kind.name in isolation.QUOTA_KINDS and caps:
-            return self.quota_lock
-        return contextlib.nullcontext()
-
-    def _refusal(self, kind: kinds.Kind, tenant_obj: KubeObject) -> tuple[str, str] | None:
-        """(reason, message) when `spec.isolation` forbids this object on the super-cluster."""
-        policy = isolation.of(self.tenant.spec)
-        if (message := isolation.reference_refusal(kind.name, tenant_obj)) is not None:
-            return "NotAllowed", message
-        if kind.resource is resources.PVCS:
-            public = self.engine.classes.public_names("StorageClass")
-            if (message := isolation.storage_class_refusal(policy, tenant_obj, public)) is not None:
-                return "ClassNotGranted", message
-        if kind.name not in isolation.QUOTA_KINDS or not policy.quota:
-            return None
-
-        # The tenant's super objects, plus those created but not yet in the cache.
-        cached = self.engine.super_cache(kind.name)
-        unseen = self.unseen.setdefault(kind.name, {})
-        for key, created in list(unseen.items()):
-            super_key = f"{created['metadata']['namespace']}/{created['metadata']['name']}"
-            if super_key in cached:
-                del unseen[key]
-        owned = [*self.engine.owned_objects(kind.name, self.tenant.vc_uid), *unseen.values()]
-        message = isolation.object_refusal(policy, kind.name, tenant_obj, owned)
-        return ("QuotaExceeded", message) if message is not None else None
 
     def _wanted(self, kind: kinds.Kind, tenant_obj: KubeObject) -> bool:
         if not kind.wants(tenant_obj):

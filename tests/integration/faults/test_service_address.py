@@ -1,21 +1,23 @@
-"""A tenant Service given the super-cluster's address must never be lost on the way.
+"""A tenant Service given the super-cluster's address is never lost on the way.
 
-The syncer gives a tenant Service with a selector the super Service's cluster IP by deleting
-it and creating it again (a cluster IP cannot change). The two calls are not one step: an
-operator killed between them, or a deletion that does not complete at once, leaves the
-tenant without the Service its user made. A finalizer, which any controller of the tenant
-may put on a Service, shows it without waiting for a kill to land in that window.
+The syncer gives a tenant Service with a selector the super Service's cluster IP by creating
+it again (a cluster IP cannot change). It writes the replacement into the super Service
+first, so a syncer that dies after the deletion finishes the swap once it is back; a Service
+held by finalizers is never put into deletion at all.
 """
 
 from __future__ import annotations
 
 import contextlib
 
+import orjson
 import pytest
 
 from atoll.core import wait
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import errors, resources
+from atoll.syncer import tenant_events
+from support import cluster as support_cluster
 from support import invariants, tenants
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.cluster]
@@ -23,17 +25,79 @@ pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.cluster]
 FINALIZER = "example.com/keep"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "syncer/atoll/syncer/tenant_events.py service_address_up deletes the tenant Service "
-        "and creates it again: a Service with a finalizer is left in deletion (AlreadyExists "
-        "is swallowed), a kill between the two calls loses the Service, and its super "
-        "Service stays behind (TenantSyncer.recreating keeps _sync_copied from removing it)"
-    ),
-)
-async def test_tenant_service_is_never_put_into_deletion_by_the_syncer(
-    api: kube_client.Client, fault_tenants: list[invariants.TrackedTenant]
+async def addressed(
+    api: kube_client.Client, tenant: invariants.TrackedTenant, name: str
+) -> kube_client.KubeObject:
+    """Wait until tenant Service `name` shows its super Service's cluster IP; the tenant's."""
+    super_path = resources.SERVICES.path(tenant.pair.super_namespace("default"), name)
+    path = resources.SERVICES.path("default", name)
+
+    async def swapped() -> kube_client.KubeObject | None:
+        try:
+            super_service = await api.get(super_path)
+            tenant_service = await tenant.pair.api.get(path)
+        except errors.NotFound:
+            return None
+        same = tenant_service["spec"]["clusterIP"] == super_service["spec"]["clusterIP"]
+        return tenant_service if same else None
+
+    return await wait.until(swapped, timeout=60, what=f"Service {name} to show the super IP")
+
+
+async def test_a_swap_cut_short_after_the_deletion_is_finished(
+    api: kube_client.Client,
+    fault_tenants: list[invariants.TrackedTenant],
+    super_cluster: support_cluster.SuperCluster,
+) -> None:
+    one = fault_tenants[0]
+    name = tenants.unique("cut-svc")
+    body: kube_client.KubeObject = {
+        "metadata": {"name": name},
+        "spec": {"selector": {"app": name}, "ports": [{"port": 80}]},
+    }
+    await one.pair.api.create(resources.SERVICES.path("default"), body)
+    first = await addressed(api, one, name)
+    super_path = resources.SERVICES.path(one.pair.super_namespace("default"), name)
+
+    # The state a syncer killed between its two tenant calls leaves: the replacement recorded
+    # in the super Service, the tenant Service deleted, nothing created yet. The operator
+    # (with its syncer) is killed first, so it meets that state only when it is back.
+    old_pid = invariants.kill_component(super_cluster, "atoll-operator")
+    assert old_pid is not None
+    replacement = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "default", "labels": {"cut": "short"}},
+        "spec": {**body["spec"], "clusterIP": first["spec"]["clusterIP"]},
+    }
+    await api.patch(
+        super_path,
+        {
+            "metadata": {
+                "annotations": {tenant_events.REPLACING: orjson.dumps(replacement).decode()}
+            }
+        },
+    )
+    await one.pair.api.delete(
+        resources.SERVICES.path("default", name), uid=first["metadata"]["uid"]
+    )
+
+    await invariants.component_back(super_cluster, "atoll-operator", old_pid)
+    again = await addressed(api, one, name)
+
+    assert again["metadata"]["uid"] != first["metadata"]["uid"]
+    assert again["metadata"]["labels"] == {"cut": "short"}
+
+    async def recorded_swap_cleared() -> bool:
+        annotations = (await api.get(super_path))["metadata"].get("annotations") or {}
+        return tenant_events.REPLACING not in annotations
+
+    assert await wait.until(recorded_swap_cleared, timeout=60, what="the swap record cleared")
+    await one.pair.api.delete(resources.SERVICES.path("default", name))
+
+
+async def test_a_service_held_by_finalizers_is_never_put_into_deletion(
+    fault_tenants: list[invariants.TrackedTenant],
 ) -> None:
     one = fault_tenants[0]
     name = tenants.unique("kept-svc")
@@ -45,29 +109,22 @@ async def test_tenant_service_is_never_put_into_deletion_by_the_syncer(
             "spec": {"selector": {"app": name}, "ports": [{"port": 80}]},
         },
     )
-    super_path = resources.SERVICES.path(one.pair.super_namespace("default"), name)
 
-    # Settled: the tenant Service shows the super address, or it is being deleted.
-    async def settled() -> str | None:
-        try:
-            super_ip = (await api.get(super_path))["spec"]["clusterIP"]
-        except errors.NotFound:
-            return None
-        tenant_service = await one.pair.api.get(path)
-        if tenant_service["metadata"].get("deletionTimestamp"):
-            return "in deletion"
-        return "addressed" if tenant_service["spec"]["clusterIP"] == super_ip else None
+    async def told() -> str | None:
+        listing = await one.pair.api.get(resources.EVENTS.path("default"))
+        for event in listing["items"]:
+            if event["involvedObject"]["name"] == name and event["reason"] == "AddressKept":
+                return str(event["message"])
+        return None
 
     try:
-        outcome = await wait.until(settled, timeout=60, what=f"Service {name} to settle")
+        message = await wait.until(told, timeout=60, what=f"an AddressKept Event on {name}")
+        tenant_service = await one.pair.api.get(path)
     finally:
         await one.pair.api.patch(path, {"metadata": {"finalizers": None}})
         with contextlib.suppress(errors.NotFound):
             await one.pair.api.delete(path)
-        await tenants.wait_until_missing(one.pair.api, path, timeout=30)
-        # The same flaw leaves the super Service behind: removed, so that later checks of
-        # this tenant see only what they test.
-        with contextlib.suppress(errors.NotFound):
-            await api.delete(super_path)
 
-    assert outcome == "addressed"
+    assert FINALIZER in message
+    assert "deletionTimestamp" not in tenant_service["metadata"]
+    assert await tenants.wait_until_missing(one.pair.api, path, timeout=60)

@@ -125,6 +125,21 @@ class Informer:
         self.synced.set()
         yield "SYNCED", {"resourceVersion": listing["metadata"]["resourceVersion"]}
 
+    def observe(self, obj: KubeObject) -> None:
+        """Take in the answer of one's own write before its watch event arrives.
+
+        Kept only when newer than the cached copy: resource versions from one API server's
+        etcd are increasing integers, and anything else is left to the watch.
+        """
+        cached = self.cache.get(object_key(obj))
+        try:
+            newer = cached is None or int(_version(obj)) >= int(_version(cached))  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            return
+        if newer:
+            obj["metadata"].pop("managedFields", None)
+            self._remember("MODIFIED", obj)
+
     def indexed(self, value: str) -> list[KubeObject]:
         """The cached objects whose `index_label` is `value`."""
         return list(self._index.get(value, {}).values())
