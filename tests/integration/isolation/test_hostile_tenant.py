@@ -312,6 +312,29 @@ async def test_a_claim_cannot_bind_to_a_volume_it_names(
     assert super_claim["spec"].get("volumeName") != "someone-elses-volume"
 
 
+async def test_a_service_cannot_capture_external_addresses(
+    api: kube_client.Client, hostile: tenants.TenantPair
+) -> None:
+    name = tenants.unique("capture")
+    await hostile.api.create(
+        resources.SERVICES.path("default"),
+        {
+            "metadata": {"name": name},
+            "spec": {
+                "selector": {"app": name},
+                "ports": [{"port": 443}],
+                "externalIPs": ["203.0.113.10"],
+            },
+        },
+    )
+
+    message = await refused(hostile, name, "NotAllowed")
+
+    assert "externalIPs" in message
+    super_namespace = hostile.super_namespace("default")
+    assert await super_object(api, resources.SERVICES, super_namespace, name) is None
+
+
 # --- quota ----------------------------------------------------------------------------------
 
 

@@ -151,3 +151,28 @@ def test_network_policy_for_a_tenant_api_named_by_dns_has_no_address_rule() -> N
     )
     egress = isolation.network_policy(named, "ns")["spec"]["egress"]
     assert not [rule for rule in egress if "/32" in str(rule)]
+
+
+def test_services_with_external_ips_are_refused() -> None:
+    captured = {"metadata": {"uid": "x"}, "spec": {"externalIPs": ["203.0.113.9"]}}
+
+    refusal = isolation.reference_refusal("Service", captured)
+
+    assert refusal is not None
+    assert "remove spec.externalIPs" in refusal
+    assert isolation.reference_refusal("Service", service("plain")) is None
+
+
+def test_claims_may_copy_data_only_from_their_own_namespace() -> None:
+    def claim_from(namespace: str | None) -> dict[str, Any]:
+        source: dict[str, Any] = {"kind": "PersistentVolumeClaim", "name": "origin"}
+        if namespace is not None:
+            source["namespace"] = namespace
+        return {"metadata": {"namespace": "data"}, "spec": {"dataSourceRef": source}}
+
+    refusal = isolation.reference_refusal("PersistentVolumeClaim", claim_from("kube-system"))
+
+    assert refusal is not None
+    assert "spec.dataSourceRef.namespace" in refusal
+    assert isolation.reference_refusal("PersistentVolumeClaim", claim_from(None)) is None
+    assert isolation.reference_refusal("PersistentVolumeClaim", claim_from("data")) is None
