@@ -189,14 +189,20 @@ def _orphans_of_gone_clusters(
     supers: dict[str, list[KubeObject]], live_vcs: dict[str, KubeObject]
 ) -> list[str]:
     """Super objects labelled for a VirtualCluster that no longer exists."""
+    # Namespaces going away, and those kept on purpose (`deletionPolicy: Retain`).
     terminating_namespaces = {
-        item["metadata"]["name"] for item in supers["Namespace"] if _terminating(item)
+        item["metadata"]["name"]
+        for item in supers["Namespace"]
+        if _terminating(item)
+        or (item["metadata"].get("labels") or {}).get(naming.RETAINED) == "true"
     }
     problems = []
     for kind, items in supers.items():
         for item in items:
             metadata = item["metadata"]
             if mapping.vc_uid_of(item) in live_vcs or _terminating(item):
+                continue
+            if kind == "Namespace" and metadata["name"] in terminating_namespaces:
                 continue
             if metadata.get("namespace") in terminating_namespaces:
                 continue

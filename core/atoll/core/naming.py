@@ -20,6 +20,7 @@ VC_NAMESPACE = f"{LABEL_PREFIX}/vc-namespace"
 VC_UID = f"{LABEL_PREFIX}/vc-uid"
 COMPONENT = f"{LABEL_PREFIX}/component"
 MANAGED_BY = "app.kubernetes.io/managed-by"
+RETAINED = f"{LABEL_PREFIX}/retained"  # on a deleted cluster's namespace kept by Retain
 PUBLIC_LABEL = f"{LABEL_PREFIX}/public"  # "true" on super classes every tenant may use
 
 

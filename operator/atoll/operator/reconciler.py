@@ -388,6 +388,13 @@ async def remove(vc: KubeObject, context: Context) -> bool:
     for namespace in listing["items"]:
         name = namespace["metadata"]["name"]
         if keep_data and name == plan.cluster_namespace:
+            # Marked, so that it reads as kept on purpose rather than left behind.
+            labels = namespace["metadata"].get("labels") or {}
+            if labels.get(naming.RETAINED) != "true":
+                await context.api.patch(
+                    resources.NAMESPACES.path(name=name),
+                    {"metadata": {"labels": {naming.RETAINED: "true"}}},
+                )
             continue
         remaining.append(name)
         if not namespace["metadata"].get("deletionTimestamp"):

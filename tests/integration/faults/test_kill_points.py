@@ -31,8 +31,8 @@ from support import invariants, tenants, vcs
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.cluster]
 
 SEED = int(os.environ.get("ATOLL_KILL_SEED", "20250611"))
-STEPS = 26
-RANDOM_KILLS = 5  # on top of one while a VirtualCluster provisions and one while paused
+STEPS = 18
+RANDOM_KILLS = 4  # on top of one while a VirtualCluster provisions and one while paused
 KILL_DELAY = (0.0, 1.5)  # seconds between a kill point and the SIGKILL
 OPERATIONS = {
     "config_map": 4,

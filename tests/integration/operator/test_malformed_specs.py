@@ -47,7 +47,7 @@ SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z
 KNOWN_POOLS = ("cloud", "edge-a", "edge-b")
 LABEL_CHARACTERS = string.ascii_lowercase + string.digits
 INT64 = {"min_value": -(2**63), "max_value": 2**63 - 1}
-GENERATED = 40  # plus the explicit examples
+GENERATED = 30  # plus the explicit examples
 
 
 @dataclasses.dataclass(frozen=True)

@@ -139,6 +139,12 @@ async def test_retain_keeps_the_data_folder(
     assert vcs.tenant_processes(created["metadata"]["uid"]) == []
     assert (folder / "etcd").is_dir()
     assert (folder / "pki" / "ca.crt").is_file()
+    kept = await api.get(
+        resources.NAMESPACES.path(
+            name=naming.cluster_root(namespace, "keeper", created["metadata"]["uid"])
+        )
+    )
+    assert kept["metadata"]["labels"][naming.RETAINED] == "true"
 
 
 async def test_operator_killed_mid_provisioning_converges_without_duplicates(
