@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from atoll.core import naming
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import errors, informer, resources
-from atoll.syncer import tenant_events
+from atoll.syncer import isolation, tenant_events
 
 if TYPE_CHECKING:
     from atoll.syncer import engine as engine_module
@@ -90,7 +90,7 @@ def offered(kind: ClassKind, super_class: KubeObject, tenant_spec: dict[str, Any
     metadata = super_class["metadata"]
     if metadata.get("deletionTimestamp"):
         return False
-    if (metadata.get("labels") or {}).get(PUBLIC_LABEL) == "true":
+    if isolation.is_public(super_class):
         return True
     allowed = (tenant_spec.get("isolation") or {}).get(kind.allowed_list) or []
     return metadata["name"] in allowed
@@ -155,11 +155,7 @@ class ClassMirror:
     def public_names(self, kind_name: str) -> list[str]:
         """The super-cluster classes of `kind_name` every tenant may use."""
         cache = self.informers[kind_name].cache
-        return [
-            name
-            for name, obj in cache.items()
-            if (obj["metadata"].get("labels") or {}).get(PUBLIC_LABEL) == "true"
-        ]
+        return [name for name, obj in cache.items() if isolation.is_public(obj)]
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:

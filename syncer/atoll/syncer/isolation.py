@@ -201,9 +201,9 @@ def object_refusal(
     for name in OBJECT_LIMITS:
         if name in caps and usage.get(name, Decimal(0)) + need.get(name, Decimal(0)) > caps[name]:
             return (
-                f"the cluster's quota for {name} is {_show(caps[name])}; "
-                f"{_show(usage.get(name, Decimal(0)))} in use and this {kind_name} needs "
-                f"{_show(need[name])}. Delete one, or have the super-cluster admin raise "
+                f"the cluster's quota for {name} is {quota.show(caps[name])}; "
+                f"{quota.show(usage.get(name, Decimal(0)))} in use and this {kind_name} needs "
+                f"{quota.show(need[name])}. Delete one, or have the super-cluster admin raise "
                 f"spec.isolation.quota.{name}"
             )
     return None
@@ -266,7 +266,3 @@ def _api_address(server: str) -> str | None:
 def _choices(names: Iterable[str]) -> str:
     listed = sorted(names)
     return "one of " + ", ".join(listed) if listed else "none"
-
-
-def _show(value: Decimal) -> str:
-    return f"{value.normalize():f}"

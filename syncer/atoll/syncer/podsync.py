@@ -122,7 +122,7 @@ class PodSync:
         capped = {
             pool["name"] for pool in syncer.tenant.spec.get("nodePools") or [] if pool.get("quota")
         }
-        tenant_caps = isolation.pod_caps(isolation.of(syncer.tenant.spec))
+        tenant_caps = isolation.pod_caps(policy)
         if not capped and not tenant_caps:
             await self._submit(syncer, super_pod)
             return

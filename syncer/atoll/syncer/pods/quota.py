@@ -91,9 +91,9 @@ def shortfall(caps: Usage, usage: Usage, wanted: Usage, *, scope: str, fix: str)
         after = usage.get(name, Decimal(0)) + wanted.get(name, Decimal(0))
         if after > caps[name]:
             return (
-                f"{scope} quota for {name} is {_show(caps[name])}; "
-                f"{_show(usage.get(name, Decimal(0)))} in use and this pod needs "
-                f"{_show(wanted.get(name, Decimal(0)))}. It will start when room frees "
+                f"{scope} quota for {name} is {show(caps[name])}; "
+                f"{show(usage.get(name, Decimal(0)))} in use and this pod needs "
+                f"{show(wanted.get(name, Decimal(0)))}. It will start when room frees "
                 f"({fix})"
             )
     return None
@@ -109,5 +109,6 @@ def headroom(caps: Usage, usage: Usage) -> Decimal:
     )
 
 
-def _show(value: Decimal) -> str:
+def show(value: Decimal) -> str:
+    """A quantity as a person writes it: 0.5, 64, 1073741824."""
     return f"{value.normalize():f}"
