@@ -8,14 +8,13 @@ completion, starts without it.
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import pathlib
 
 import click
 import prometheus_client
 
-from atoll.core import paths
+from atoll.core import paths, runtime
 from atoll.core.kube import config
 from atoll.local.nodesim import layout
 from atoll.operator import settings as operator_settings
@@ -135,7 +134,7 @@ def operator(
         cluster_dns=cluster_dns,
         cluster_domain=cluster_domain,
     )
-    asyncio.run(
+    runtime.run(
         operator_main.run(
             kubeconfig,
             settings,
@@ -196,7 +195,7 @@ def syncer(
 
     _serve_metrics(metrics_port)
     access = config.load(kubeconfig)
-    asyncio.run(
+    runtime.run(
         operator_main.run_syncer(
             access,
             pool_label=pool_label,

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import structlog
 
-from atoll.core import logging
+from atoll.core import logging, runtime
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import config
 from atoll.local.nodesim import control, heartbeat, layout, loadbalancers, pods, storage
@@ -151,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
     logging.configure(options.log_format, options.log_level)
     try:
-        asyncio.run(_serve(options))
+        runtime.run(_serve(options))
     except config.KubeconfigError as error:
         log.error("nodesim_failed", error=str(error))
         return 1
