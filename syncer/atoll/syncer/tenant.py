@@ -72,7 +72,7 @@ class TenantSyncer:
 
     async def _feed(self, kind_name: str, source: informer.Informer) -> None:
         async for _event_type, obj in source.events():
-            self.enqueue(kind_name, informer.object_key(obj))
+            self.enqueue(kind_name, informer.object_key(obj), tenant_side=True)
 
     async def _resync_when_synced(self) -> None:
         await asyncio.gather(*(source.synced.wait() for source in self.informers.values()))
@@ -84,8 +84,8 @@ class TenantSyncer:
             "tenant_synced", objects=sum(len(source.cache) for source in self.informers.values())
         )
 
-    def enqueue(self, kind_name: str, key: str) -> None:
-        self.engine.queue.add(self.tenant.key, (kind_name, key))
+    def enqueue(self, kind_name: str, key: str, *, tenant_side: bool = False) -> None:
+        self.engine.queue.add(self.tenant.key, (kind_name, key), tenant_side=tenant_side)
 
     def resync(self) -> None:
         """Queue every tenant object and every super object this tenant owns (orphans)."""

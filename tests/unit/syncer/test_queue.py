@@ -1,0 +1,105 @@
+"""The fair queue: round-robin across tenants, one worker per item, a cap per tenant."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from atoll.syncer.queue import FairQueue
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def take(queue: FairQueue, count: int) -> list[tuple[str, tuple[str, str]]]:
+    taken = []
+    for _ in range(count):
+        tenant, item, _waited = await asyncio.wait_for(queue.get(), timeout=1.0)
+        taken.append((tenant, item))
+    return taken
+
+
+async def test_a_burst_in_one_tenant_delays_another_by_one_turn() -> None:
+    queue = FairQueue()
+    for index in range(100):
+        queue.add("greedy", ("Pod", f"default/p{index}"))
+    queue.add("quiet", ("Pod", "default/q"))
+
+    taken = await take(queue, 3)
+
+    assert taken[1] == ("quiet", ("Pod", "default/q"))
+    assert [tenant for tenant, _item in taken] == ["greedy", "quiet", "greedy"]
+
+
+async def test_an_item_waits_once_and_comes_back_when_changed_while_held() -> None:
+    queue = FairQueue()
+    queue.add("a", ("Pod", "ns/x"))
+    queue.add("a", ("Pod", "ns/x"))
+    assert queue.depth("a") == 1
+
+    [(tenant, item)] = await take(queue, 1)
+    queue.add("a", item)  # changed while a worker holds it
+    assert queue.depth("a") == 0
+    queue.done(tenant, item)
+
+    assert queue.depth("a") == 1
+    assert await take(queue, 1) == [("a", ("Pod", "ns/x"))]
+
+
+async def test_a_tenant_holds_at_most_its_share_of_workers() -> None:
+    queue = FairQueue(per_tenant=2)
+    for index in range(5):
+        queue.add("greedy", ("Pod", f"ns/p{index}"))
+
+    held = await take(queue, 2)
+    assert queue.in_flight("greedy") == 2
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(queue.get(), timeout=0.05)
+
+    queue.add("quiet", ("Pod", "ns/q"))
+    assert await take(queue, 1) == [("quiet", ("Pod", "ns/q"))]
+
+    queue.done(*held[0])
+    assert await take(queue, 1) == [("greedy", ("Pod", "ns/p2"))]
+    assert queue.depth("greedy") == 2
+
+
+async def test_a_forgotten_tenant_leaves_nothing_behind() -> None:
+    queue = FairQueue(per_tenant=1)
+    queue.add("a", ("Pod", "ns/x"))
+    queue.add("a", ("Pod", "ns/y"))
+    [(tenant, item)] = await take(queue, 1)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(queue.get(), timeout=0.05)
+
+    queue.forget("a")
+    queue.done(tenant, item)
+    queue.add("b", ("Pod", "ns/z"))
+
+    assert await take(queue, 1) == [("b", ("Pod", "ns/z"))]
+    assert queue.depth("a") == 0
+
+
+async def test_tenant_side_changes_go_ahead_of_super_side_news_but_do_not_starve_it() -> None:
+    queue = FairQueue()
+    for index in range(4):
+        queue.add("a", ("Pod", f"ns/status{index}"))
+    for index in range(6):
+        queue.add("a", ("Pod", f"ns/new{index}"), tenant_side=True)
+    queue.add("a", ("Pod", "ns/status3"), tenant_side=True)  # the tenant changed it too
+    assert queue.depth("a") == 10
+
+    served = [item[1] for _tenant, item in await take(queue, 10)]
+
+    assert served == [
+        "ns/new0",
+        "ns/new1",
+        "ns/new2",
+        "ns/status0",
+        "ns/new3",
+        "ns/new4",
+        "ns/new5",
+        "ns/status1",
+        "ns/status3",
+        "ns/status2",
+    ]
