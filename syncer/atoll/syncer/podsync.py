@@ -12,26 +12,22 @@ pod because its node went dark.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import dataclasses
-import datetime
 import urllib.parse
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-from atoll.core import naming
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import errors, resources
 from atoll.syncer import isolation, mapping, metrics
-from atoll.syncer.pods import placement, quota, security, status, translate
+from atoll.syncer.pods import placement, quota, security, status, tokens, translate
 
 if TYPE_CHECKING:
     from atoll.syncer import engine as engine_module
     from atoll.syncer import tenant as tenant_module
 
 KubeObject = kube_client.KubeObject
-TOKEN_SECONDS = 3600
-TOKEN_EXPIRES = "atoll.dev/token-expires"  # noqa: S105 - an annotation key
 
 
 @dataclasses.dataclass
@@ -43,16 +39,13 @@ class QuotaLedger:
     waiting: set[str] = dataclasses.field(default_factory=set)
 
 
-def token_secret_name(service_account: str) -> str:
-    return naming.fit(f"atoll-token-{service_account}", limit=253)
-
-
 class PodSync:
     """The pod logic of every tenant; stateless apart from the engine's caches."""
 
     def __init__(self, engine: engine_module.Engine) -> None:
         self.engine = engine
         self.ledgers: dict[str, QuotaLedger] = {}
+        self.tokens = tokens.TokenKeeper(engine)
 
     async def sync(self, syncer: tenant_module.TenantSyncer, key: str) -> None:
         tenant_pod = syncer.informers["Pod"].cache.get(key)
@@ -108,7 +101,7 @@ class PodSync:
 
         namespace = tenant_pod["metadata"]["namespace"]
         await syncer.ensure_namespace(namespace)
-        secret = await self._ensure_token(syncer, tenant_pod)
+        secret = await self.tokens.ensure(syncer, tenant_pod)
         server = urllib.parse.urlsplit(syncer.tenant.server)
         context = translate.PodContext(
             tenant=syncer.tenant,
@@ -235,19 +228,22 @@ class PodSync:
         tenant_path = resources.PODS.path(
             tenant_pod["metadata"]["namespace"], tenant_pod["metadata"]["name"]
         )
+        writes = []
+        # The three touch different fields, so they go together: a pod that ran before its
+        # item came up is bound and shown Running in one round trip.
         if (bind := status.binding(super_pod, tenant_pod)) is not None:
-            with contextlib.suppress(errors.Conflict):
-                await syncer.api.create(f"{tenant_path}/binding", bind)
+            writes.append(_quietly(syncer.api.create(f"{tenant_path}/binding", bind)))
         if (gates := status.super_gate_conditions(tenant_pod, super_pod)) is not None:
             # Readiness gates are set on the tenant pod; the super pod needs them too.
-            with contextlib.suppress(errors.NotFound, errors.Conflict):
-                await self.engine.api.patch(
-                    resources.PODS.path(metadata["namespace"], metadata["name"], "status"),
-                    {"status": {"conditions": gates}},
-                )
+            super_path = resources.PODS.path(metadata["namespace"], metadata["name"], "status")
+            writes.append(
+                _quietly(self.engine.api.patch(super_path, {"status": {"conditions": gates}}))
+            )
         if (tenant_status := status.tenant_status(super_pod, tenant_pod)) is not None:
-            with contextlib.suppress(errors.NotFound):
-                await syncer.api.patch(f"{tenant_path}/status", {"status": tenant_status})
+            writes.append(
+                _quietly(syncer.api.patch(f"{tenant_path}/status", {"status": tenant_status}))
+            )
+        await asyncio.gather(*writes)
 
         server = urllib.parse.urlsplit(syncer.tenant.server)
         context = translate.PodContext(
@@ -262,9 +258,11 @@ class PodSync:
         if change is not None:
             with contextlib.suppress(errors.NotFound, errors.Invalid):
                 await self.engine.api.patch(
-                    resources.PODS.path(metadata["namespace"], metadata["name"]), change
+                    resources.PODS.path(metadata["namespace"], metadata["name"]),
+                    change,
+                    patch_type="strategic",
                 )
-        await self._refresh_token(syncer, tenant_pod, metadata["namespace"])
+        await self.tokens.refresh(syncer, tenant_pod, metadata["namespace"])
 
     async def _lost(self, syncer: tenant_module.TenantSyncer, tenant_pod: KubeObject) -> None:
         """The super-cluster removed a pod that ran (evicted past the autonomy window, its
@@ -341,73 +339,11 @@ class PodSync:
                 {"status": {"conditions": [*others, held]}},
             )
 
-    async def _ensure_token(
-        self, syncer: tenant_module.TenantSyncer, tenant_pod: KubeObject
-    ) -> str | None:
-        """A super Secret with a tenant-issued token for the pod's service account."""
-        if not translate.mounts_token(tenant_pod):
-            return None
-        super_namespace = mapping.super_namespace(
-            syncer.tenant, tenant_pod["metadata"]["namespace"]
-        )
-        await self._refresh_token(syncer, tenant_pod, super_namespace, force_missing=True)
-        return token_secret_name(_service_account(tenant_pod))
 
-    async def _refresh_token(
-        self,
-        syncer: tenant_module.TenantSyncer,
-        tenant_pod: KubeObject,
-        super_namespace: str,
-        *,
-        force_missing: bool = False,
-    ) -> None:
-        if not translate.mounts_token(tenant_pod):
-            return
-        account = _service_account(tenant_pod)
-        name = token_secret_name(account)
-        secret = self.engine.super_cache("Secret").get(f"{super_namespace}/{name}")
-        if secret is None and not force_missing:
-            return
-        expires = (secret or {}).get("metadata", {}).get("annotations", {}).get(TOKEN_EXPIRES)
-        if expires and _seconds_left(expires) > TOKEN_SECONDS / 2:
-            return
-
-        tenant_namespace = tenant_pod["metadata"]["namespace"]
-        issued = await syncer.api.create(
-            resources.SERVICEACCOUNTS.path(tenant_namespace, account, "token"),
-            {
-                "apiVersion": "authentication.k8s.io/v1",
-                "kind": "TokenRequest",
-                "spec": {"expirationSeconds": TOKEN_SECONDS},
-            },
-        )
-        body = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "type": "Opaque",
-            "metadata": {
-                "name": name,
-                "namespace": super_namespace,
-                "labels": syncer.tenant.labels,
-                "annotations": {
-                    TOKEN_EXPIRES: issued["status"]["expirationTimestamp"],
-                    mapping.TENANT_NAMESPACE: tenant_namespace,
-                },
-            },
-            "data": {
-                "token": _b64(issued["status"]["token"].encode()),
-                "ca.crt": _b64(syncer.api.access.ca_pem),
-                "namespace": _b64(tenant_namespace.encode()),
-            },
-        }
-        path = resources.SECRETS.path(super_namespace, name)
-        if secret is None:
-            try:
-                await self.engine.api.create(resources.SECRETS.path(super_namespace), body)
-            except errors.AlreadyExists:
-                await self.engine.api.replace(path, body)
-        else:
-            await self.engine.api.replace(path, body)
+async def _quietly(write: Awaitable[KubeObject]) -> None:
+    """One write that may meet a pod just deleted or bound by an earlier attempt."""
+    with contextlib.suppress(errors.NotFound, errors.Conflict):
+        await write
 
 
 def _finished(pod: KubeObject) -> bool:
@@ -416,16 +352,3 @@ def _finished(pod: KubeObject) -> bool:
 
 def _key(pod: KubeObject) -> str:
     return f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
-
-
-def _service_account(pod: KubeObject) -> str:
-    return str((pod.get("spec") or {}).get("serviceAccountName") or "default")
-
-
-def _seconds_left(timestamp: str) -> float:
-    moment = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    return (moment - datetime.datetime.now(datetime.UTC)).total_seconds()
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()

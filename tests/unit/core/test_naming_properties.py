@@ -17,7 +17,8 @@ import hypothesis
 from hypothesis import strategies
 
 from atoll.core import naming
-from atoll.syncer import mapping, podsync
+from atoll.syncer import mapping
+from atoll.syncer.pods import tokens
 
 # Hypothesis keeps no example database: tests write nothing outside their temporary folders.
 PROPERTY = hypothesis.settings(database=None, max_examples=200, deadline=None)
@@ -86,7 +87,7 @@ def dns_subdomains(max_size: int = MAX_SUBDOMAIN) -> strategies.SearchStrategy[s
 @strategies.composite
 def cut_service_accounts(draw: strategies.DrawFn) -> str:
     """A 253-character service account whose token Secret name is cut right after a `-`/`.`."""
-    kept = MAX_SUBDOMAIN - len(podsync.token_secret_name(""))  # what survives the cut
+    kept = MAX_SUBDOMAIN - len(tokens.token_secret_name(""))  # what survives the cut
     head = draw(dns_subdomains_of(kept - 1))
     tail = draw(dns_labels_of(MAX_SUBDOMAIN - kept))
     return f"{head}{draw(strategies.sampled_from('-.'))}{tail}"
@@ -264,13 +265,13 @@ def test_super_metadata_keeps_the_name_maps_the_namespace_and_drops_forged_owner
 @PROPERTY
 @hypothesis.given(service_account=dns_subdomains())
 def test_token_secret_name_is_at_most_253_characters(service_account: str) -> None:
-    assert len(podsync.token_secret_name(service_account)) <= MAX_SUBDOMAIN
+    assert len(tokens.token_secret_name(service_account)) <= MAX_SUBDOMAIN
 
 
 @PROPERTY
 @hypothesis.given(service_account=strategies.one_of(dns_subdomains(), cut_service_accounts()))
 def test_token_secret_name_is_a_dns_subdomain(service_account: str) -> None:
-    name = podsync.token_secret_name(service_account)
+    name = tokens.token_secret_name(service_account)
 
     assert is_dns_subdomain(name), name
 
@@ -285,4 +286,4 @@ def test_token_secret_names_of_different_service_accounts_differ(pair: tuple[str
     first, second = pair
     hypothesis.assume(first != second)
 
-    assert podsync.token_secret_name(first) != podsync.token_secret_name(second)
+    assert tokens.token_secret_name(first) != tokens.token_secret_name(second)
