@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import hashlib
 import time
@@ -35,11 +36,14 @@ from atoll.syncer import (
     queue,
     reporting,
     tenant,
+    tenant_events,
     volumes,
 )
+from atoll.syncer.pods import translate
 
 KubeObject = kube_client.KubeObject
 log = structlog.get_logger("atoll.syncer.engine")
+PENDING_EVENTS = 20_000  # super Events routed to a tenant and not yet mirrored
 
 
 def shard_of(vc_uid: str, shards: int) -> int:
@@ -55,7 +59,8 @@ class Engine:
         *,
         shards: int = 1,
         shard: int = 0,
-        workers: int = 32,
+        workers: int = 128,
+        per_tenant: int = 32,
         patrol_interval: float = 60.0,
         pool_label: str = "apps.openyurt.io/nodepool",
         cluster_dns: str | None = None,
@@ -66,7 +71,7 @@ class Engine:
         self.workers = workers
         self.patrol_interval = patrol_interval
         self.pool_label = pool_label
-        self.queue = queue.FairQueue()
+        self.queue = queue.FairQueue(per_tenant=per_tenant)
         self.tenants: dict[str, tenant.TenantSyncer] = {}
         self.by_uid: dict[str, tenant.TenantSyncer] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -76,7 +81,11 @@ class Engine:
         # Only objects some tenant owns, indexed by their owner.
         self.super_informers = {
             kind_name: informer.Informer(
-                api, resource, label_selector=naming.VC_UID, index_label=naming.VC_UID
+                api,
+                resource,
+                label_selector=naming.VC_UID,
+                index_label=naming.VC_UID,
+                transform=translate.cached_form if resource is resources.PODS else None,
             )
             for kind_name, resource in [
                 ("Namespace", resources.NAMESPACES),
@@ -84,7 +93,9 @@ class Engine:
                 *[(kind.name, kind.resource) for kind in kinds.NAMESPACED],
             ]
         }
-        self.super_events = informer.Informer(api, resources.EVENTS)
+        # Events are not cached: each one routed to a tenant waits here until mirrored.
+        self.super_events = informer.Informer(api, resources.EVENTS, keep=False)
+        self.pending_events: collections.OrderedDict[str, KubeObject] = collections.OrderedDict()
         self.nodes = nodes.NodeMirror(self)
         self.pods = podsync.PodSync(self)
         self.classes = cluster_objects.ClassMirror(self)
@@ -138,14 +149,21 @@ class Engine:
 
     async def _route_events(self) -> None:
         """Super Events about pods and services go to the tenant owning their namespace."""
-        namespaces = self.super_informers["Namespace"].cache
         async for event_type, event in self.super_events.events():
             if event_type == "DELETED":
                 continue
-            namespace = namespaces.get(event["metadata"].get("namespace", ""))
+            # Looked up each time: a relist replaces the cache.
+            namespace = self.super_cache("Namespace").get(event["metadata"].get("namespace", ""))
             owner = self.by_uid.get(mapping.vc_uid_of(namespace or {}) or "")
-            if owner is not None:
-                owner.enqueue("Event", informer.object_key(event))
+            if owner is None:
+                continue
+            key = informer.object_key(event)
+            self.pending_events.pop(key, None)
+            self.pending_events[key] = _slim_event(event)
+            while len(self.pending_events) > PENDING_EVENTS:
+                # A burst beyond this drops the oldest news: Events are advice, not state.
+                self.pending_events.popitem(last=False)
+            owner.enqueue("Event", key)
 
     async def _watch_virtual_clusters(self) -> None:
         source = informer.Informer(self.api, atoll_api.VIRTUALCLUSTERS)
@@ -288,6 +306,15 @@ class Engine:
                     self.nodes.patrol(syncer)
                 metrics.QUEUE_DEPTH.labels(vc=key).set(self.queue.depth(key))
                 metrics.QUEUE_AGE.labels(vc=key).set(self.queue.oldest(key))
+
+
+def _slim_event(event: KubeObject) -> KubeObject:
+    """What mirroring an Event reads of it."""
+    metadata = event["metadata"]
+    return {
+        **{key: value for key, value in event.items() if key in tenant_events.MIRRORED},
+        "metadata": {"name": metadata["name"], "namespace": metadata.get("namespace")},
+    }
 
 
 def describe(engine: Engine) -> dict[str, Any]:

@@ -26,6 +26,21 @@ TENANT_KEY_NAMESPACE = mapping.TENANT_NAMESPACE
 COMPONENT = "atoll-syncer"
 # On a super Service: the tenant Service being created again with the super address.
 REPLACING = kinds.REPLACING
+# What a mirrored Event takes from its super original (besides its name).
+MIRRORED = (
+    "type",
+    "reason",
+    "message",
+    "count",
+    "firstTimestamp",
+    "lastTimestamp",
+    "eventTime",
+    "reportingComponent",
+    "reportingInstance",
+    "source",
+    "action",
+    "involvedObject",
+)
 _recent: collections.OrderedDict[tuple[str, str, str], None] = collections.OrderedDict()
 
 
@@ -86,22 +101,13 @@ async def mirror_event(
     tenant_metadata = tenant_obj["metadata"]
     namespace = tenant_metadata["namespace"]
     event: dict[str, Any] = {
-        key: super_event[key]
-        for key in (
-            "type",
-            "reason",
-            "message",
-            "count",
-            "firstTimestamp",
-            "lastTimestamp",
-            "eventTime",
-            "reportingComponent",
-            "reportingInstance",
-            "source",
-            "action",
-        )
-        if super_event.get(key) is not None
+        key: super_event[key] for key in MIRRORED if super_event.get(key) is not None
     }
+    # Messages name the super namespace ("assigned <namespace>/<pod> to <node>"): the tenant
+    # reads its own.
+    super_namespace = (super_event.get("involvedObject") or {}).get("namespace")
+    if super_namespace and event.get("message"):
+        event["message"] = str(event["message"]).replace(super_namespace, namespace)
     event.update(
         apiVersion="v1",
         kind="Event",
@@ -128,7 +134,7 @@ async def mirror_event(
 
 async def event_up(syncer: tenant_module.TenantSyncer, super_key: str) -> None:
     """Mirror the super Event `super_key` if it is about one of this tenant's objects."""
-    super_event = syncer.engine.super_events.cache.get(super_key)
+    super_event = syncer.engine.pending_events.pop(super_key, None)
     if super_event is None:
         return
     involved = super_event.get("involvedObject") or {}

@@ -153,6 +153,30 @@ async def test_pod_mounting_configmap_and_secret_runs(
     assert base64.b64decode(secret["data"]["password"]) == b"s3"
 
 
+async def test_the_super_schedulers_event_shows_on_the_tenant_pod(
+    tenant_a: tenants.TenantPair,
+) -> None:
+    name = tenants.unique("events")
+    await tenant_a.api.create(resources.PODS.path("default"), tenants.pod(name))
+    tenant_pod = await tenants.wait_for_pod(tenant_a.api, "default", name)
+
+    async def scheduled() -> kube_client.KubeObject | None:
+        listing = await tenant_a.api.get(
+            resources.EVENTS.path("default"),
+            params={"fieldSelector": f"involvedObject.name={name}"},
+        )
+        found = [item for item in listing["items"] if item.get("reason") == "Scheduled"]
+        return found[0] if found else None
+
+    event = await wait.until(scheduled, timeout=60, what=f"Scheduled event of pod {name}")
+    super_namespace = tenant_a.super_namespace("default")
+
+    assert event["involvedObject"]["uid"] == tenant_pod["metadata"]["uid"]
+    assert event["involvedObject"]["namespace"] == "default"
+    assert super_namespace not in str(event)
+    assert event["message"].endswith(f"default/{name} to {tenant_pod['spec']['nodeName']}")
+
+
 async def test_pod_token_is_valid_on_the_tenant_api_only(
     api: kube_client.Client, tenant_a: tenants.TenantPair
 ) -> None:

@@ -10,7 +10,7 @@ import pytest
 from atoll.core import naming
 from atoll.syncer import mapping
 from atoll.syncer.pods import placement as placements
-from atoll.syncer.pods import translate
+from atoll.syncer.pods import quota, translate
 
 UID = "6f1c3a52-0d8e-4c5b-9a7e-2b1d4f6e8c90"
 POD_UID = "0b7d2e14-93a1-4f6c-8e25-7c4a9d1b3f08"
@@ -520,7 +520,7 @@ def test_the_mutable_parts_are_patched() -> None:
             "annotations": {"note": "changed"},
         },
         "spec": {
-            "containers": [current["spec"]["containers"][0] | {"image": "nginx:1.28"}],
+            "containers": [{"name": "app", "image": "nginx:1.28"}],
             "activeDeadlineSeconds": 600,
             "tolerations": [
                 *current["spec"]["tolerations"],
@@ -530,20 +530,36 @@ def test_the_mutable_parts_are_patched() -> None:
     }
 
 
-def test_image_patches_list_every_container_as_the_server_holds_it() -> None:
-    # A JSON merge patch replaces lists: a partial one would read as containers removed.
+def test_image_patches_name_only_the_changed_containers() -> None:
+    # A strategic merge patch merges containers by name: the others stay as they are.
     pod = tenant_pod(initContainers=[container("a"), container("b", image="busybox:1")])
     current = existing(translate.super_pod(context(), pod))
-    current["spec"]["initContainers"][1]["terminationMessagePath"] = "/dev/termination-log"
     pod["spec"]["initContainers"][1]["image"] = "busybox:2"
 
     patch = translate.needs_update(translate.super_pod(context(), pod), current)
 
-    assert patch == {
-        "spec": {
-            "initContainers": [
-                current["spec"]["initContainers"][0],
-                current["spec"]["initContainers"][1] | {"image": "busybox:2"},
-            ]
-        }
-    }
+    assert patch == {"spec": {"initContainers": [{"name": "b", "image": "busybox:2"}]}}
+
+
+def test_the_cached_form_is_enough_to_decide_updates() -> None:
+    pod = tenant_pod(
+        initContainers=[container("a")],
+        activeDeadlineSeconds=600,
+        tolerations=[{"key": "gpu", "operator": "Exists"}],
+        nodeSelector={"apps.openyurt.io/nodepool": "edge-a"},
+    )
+    current = existing(translate.super_pod(context(), pod))
+    current["spec"]["nodeName"] = "edge-a-1"
+    slim = translate.cached_form(copy.deepcopy(current))
+    pod["spec"]["containers"][0]["image"] = "nginx:1.28"
+    pod["metadata"]["labels"] = {"tier": "front"}
+    desired = translate.super_pod(context(), pod)
+
+    assert translate.needs_update(desired, slim) == translate.needs_update(desired, current)
+    assert "volumes" not in slim["spec"]
+    assert "env" not in slim["spec"]["containers"][0]
+    assert slim["status"] == current["status"]
+    assert slim["metadata"] == current["metadata"]
+    for field in ("nodeName", "nodeSelector", "activeDeadlineSeconds", "tolerations"):
+        assert slim["spec"][field] == current["spec"][field]
+    assert quota.cost(slim) == quota.cost(current)

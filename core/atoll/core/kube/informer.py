@@ -6,14 +6,17 @@ it missed), then watches from the list's resourceVersion, resumes from the last 
 when a watch ends, lists again when the server answers `Gone`, and backs off on failures.
 
 The cache holds objects without `metadata.managedFields`: nothing reads them here, and they
-are close to half of a pod's size. With `index_label`, the cache is also indexed by that
-label's value, so "every object of one owner" costs the owner's objects, not the whole cache.
+are close to half of a pod's size; a `transform` may trim more. With `index_label`, the
+cache is also indexed by that label's value, so "every object of one owner" costs the
+owner's objects, not the whole cache.
+With `keep=False` there is no cache at all: a stream of changes for a consumer that keeps
+what it needs itself (after a relist, every object comes again as ADDED).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import structlog
 
@@ -44,12 +47,16 @@ class Informer:
         field_selector: str | None = None,
         watch_timeout: int = 300,
         index_label: str | None = None,
+        keep: bool = True,
+        transform: Callable[[KubeObject], KubeObject] | None = None,
     ) -> None:
         self.client = client
         self.resource = resource
         self.namespace = namespace
         self.cache: dict[str, KubeObject] = {}
         self.index_label = index_label
+        self.keep = keep
+        self._transform = transform
         self._index: dict[str, dict[str, KubeObject]] = {}
         self.synced = asyncio.Event()
         self.healthy = True  # False while lists and watches keep failing
@@ -80,16 +87,16 @@ class Informer:
                 self.healthy, self.last_error = True, ""
 
                 while True:
-                    async for event_type, obj in self.client.watch(
+                    async for event_type, received in self.client.watch(
                         path,
                         resource_version=resource_version,
                         params=self._params,
                         timeout_seconds=self._watch_timeout,
                     ):
-                        resource_version = obj["metadata"]["resourceVersion"]
+                        resource_version = received["metadata"]["resourceVersion"]
                         if event_type == "BOOKMARK":
                             continue
-                        obj["metadata"].pop("managedFields", None)
+                        obj = self._trimmed(received)
                         self._remember(event_type, obj)
                         yield event_type, obj
             except errors.Gone:
@@ -105,8 +112,13 @@ class Informer:
         for item in listing.get("items") or []:
             item.setdefault("kind", self.resource.kind)
             item.setdefault("apiVersion", self.resource.api_version)
-            item["metadata"].pop("managedFields", None)
-            fresh[object_key(item)] = item
+            fresh[object_key(item)] = self._trimmed(item)
+        if not self.keep:
+            for item in fresh.values():
+                yield "ADDED", item
+            self.synced.set()
+            yield "SYNCED", {"resourceVersion": listing["metadata"]["resourceVersion"]}
+            return
 
         previous, self.cache = self.cache, fresh
         self._index = {}
@@ -137,14 +149,19 @@ class Informer:
         except (TypeError, ValueError):
             return
         if newer:
-            obj["metadata"].pop("managedFields", None)
-            self._remember("MODIFIED", obj)
+            self._remember("MODIFIED", self._trimmed(obj))
+
+    def _trimmed(self, obj: KubeObject) -> KubeObject:
+        obj["metadata"].pop("managedFields", None)
+        return self._transform(obj) if self._transform is not None else obj
 
     def indexed(self, value: str) -> list[KubeObject]:
         """The cached objects whose `index_label` is `value`."""
         return list(self._index.get(value, {}).values())
 
     def _remember(self, event_type: str, obj: KubeObject) -> None:
+        if not self.keep:
+            return
         key = object_key(obj)
         if (previous := self.cache.pop(key, None)) is not None:
             self._index_drop(key, previous)

@@ -94,10 +94,11 @@ def super_pod(context: PodContext, tenant_pod: dict[str, Any]) -> dict[str, Any]
 
 
 def needs_update(desired: dict[str, Any], super_pod: dict[str, Any]) -> dict[str, Any] | None:
-    """A patch bringing `super_pod` to `desired` where a pod may change; None if in step.
+    """A strategic merge patch bringing `super_pod` to `desired` where a pod may change;
+    None if in step.
 
-    It means the same as a JSON merge patch and as a strategic merge patch: every list in it
-    is whole.
+    Containers are merged by name, so the patch names only those whose image changed (and
+    `super_pod` may be the cache's slim copy, `cached_form`); every other list in it is whole.
     """
     metadata: dict[str, Any] = {}
     desired_meta, super_meta = desired.get("metadata") or {}, super_pod.get("metadata") or {}
@@ -121,16 +122,14 @@ def needs_update(desired: dict[str, Any], super_pod: dict[str, Any]) -> dict[str
     spec: dict[str, Any] = {}
     desired_spec, super_spec = desired.get("spec") or {}, super_pod.get("spec") or {}
     for field in ("containers", "initContainers"):
-        # The whole list, as the server holds it, with new images: a JSON merge patch replaces
-        # lists, and a partial list would read as containers removed.
         images = {item["name"]: item.get("image") for item in desired_spec.get(field) or []}
-        current = super_spec.get(field) or []
-        if any(
-            item["name"] in images and images[item["name"]] != item.get("image") for item in current
-        ):
-            spec[field] = [
-                {**item, "image": images.get(item["name"], item.get("image"))} for item in current
-            ]
+        changed = [
+            {"name": item["name"], "image": images[item["name"]]}
+            for item in super_spec.get(field) or []
+            if item["name"] in images and images[item["name"]] != item.get("image")
+        ]
+        if changed:
+            spec[field] = changed
     deadline = desired_spec.get("activeDeadlineSeconds")
     if deadline is not None and deadline != super_spec.get("activeDeadlineSeconds"):
         spec["activeDeadlineSeconds"] = deadline
@@ -143,6 +142,26 @@ def needs_update(desired: dict[str, Any], super_pod: dict[str, Any]) -> dict[str
 
     patch = {key: value for key, value in (("metadata", metadata), ("spec", spec)) if value}
     return patch or None
+
+
+def cached_form(super_pod: dict[str, Any]) -> dict[str, Any]:
+    """What the syncer keeps of a super pod: metadata, status, and the spec fields it reads
+    (node, pool selector, quota inputs, and what `needs_update` compares). Volumes,
+    environment and the rest are most of a pod's size and are never read back."""
+    spec = super_pod.get("spec") or {}
+    kept = {field: spec[field] for field in _CACHED_SPEC if field in spec}
+    for field in ("containers", "initContainers"):
+        if field in spec:
+            kept[field] = [
+                {key: container[key] for key in _CACHED_CONTAINER if key in container}
+                for container in spec[field]
+            ]
+    super_pod["spec"] = kept
+    return super_pod
+
+
+_CACHED_SPEC = ("nodeName", "nodeSelector", "activeDeadlineSeconds", "tolerations", "overhead")
+_CACHED_CONTAINER = ("name", "image", "resources")
 
 
 def _changed(desired: dict[str, str], current: dict[str, str]) -> dict[str, str | None]:
