@@ -8,6 +8,7 @@ orphan behind. A clean stop sends SIGTERM and escalates to SIGKILL after a deadl
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import ctypes
 import json
 import os
@@ -214,9 +215,17 @@ class Registry:
 
 
 def stop_registered(root: pathlib.Path, deadline: float = 10.0) -> None:
-    """Stop every process recorded in any registry folder below `root`."""
-    for folder in sorted({record.parent for record in root.glob("**/run/*.json")}):
-        Registry(folder).stop_all(deadline)
+    """Stop every process recorded in any registry folder below `root`.
+
+    The folders (one per tenant control plane) are independent, so they stop side by side;
+    within one, processes stop in the registry's order.
+    """
+    folders = sorted({record.parent for record in root.glob("**/run/*.json")})
+    if not folders:
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(len(folders), 32)) as pool:
+        for stopped in [pool.submit(Registry(folder).stop_all, deadline) for folder in folders]:
+            stopped.result()
 
 
 class RecordedProcess:
