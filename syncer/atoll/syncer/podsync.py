@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import dataclasses
 import urllib.parse
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from atoll.core.kube import client as kube_client
@@ -241,7 +241,10 @@ class PodSync:
             )
         if (tenant_status := status.tenant_status(super_pod, tenant_pod)) is not None:
             writes.append(
-                _quietly(syncer.api.patch(f"{tenant_path}/status", {"status": tenant_status}))
+                _quietly(
+                    syncer.api.patch(f"{tenant_path}/status", {"status": tenant_status}),
+                    then=lambda written: syncer.wrote("Pod", written),
+                )
             )
         await asyncio.gather(*writes)
 
@@ -340,10 +343,15 @@ class PodSync:
             )
 
 
-async def _quietly(write: Awaitable[KubeObject]) -> None:
-    """One write that may meet a pod just deleted or bound by an earlier attempt."""
+async def _quietly(
+    write: Awaitable[KubeObject], then: Callable[[KubeObject], None] | None = None
+) -> None:
+    """One write that may meet a pod just deleted or bound by an earlier attempt; `then`
+    gets what the server answered."""
     with contextlib.suppress(errors.NotFound, errors.Conflict):
-        await write
+        written = await write
+        if then is not None:
+            then(written)
 
 
 def _finished(pod: KubeObject) -> bool:

@@ -27,6 +27,17 @@ if TYPE_CHECKING:
 
 KubeObject = kube_client.KubeObject
 log = structlog.get_logger("atoll.syncer")
+OWN_WRITES = 10_000  # echoes awaited at most, per tenant
+
+
+def _tenant_side(kind_name: str, obj: KubeObject) -> bool:
+    """Whether a tenant change goes in the queue's first lane: anything but a bound pod,
+    whose changes are mostly its own status coming back."""
+    if kind_name != "Pod":
+        return True
+    return not (obj.get("spec") or {}).get("nodeName") or bool(
+        obj["metadata"].get("deletionTimestamp")
+    )
 
 
 class TenantSyncer:
@@ -58,6 +69,8 @@ class TenantSyncer:
         # unchanged means the super object drifted.
         self.brought_down: dict[tuple[str, str], str] = {}
         self.admission = admission.Admission(self)
+        # (kind, key) → resourceVersion the syncer's last write of it produced
+        self._own_writes: dict[tuple[str, str], str | None] = {}
         self.log = log.bind(vc=tenant.key)
 
     async def run(self) -> None:
@@ -72,7 +85,20 @@ class TenantSyncer:
 
     async def _feed(self, kind_name: str, source: informer.Informer) -> None:
         async for _event_type, obj in source.events():
-            self.enqueue(kind_name, informer.object_key(obj), tenant_side=True)
+            key = informer.object_key(obj)
+            version = obj["metadata"].get("resourceVersion")
+            if self._own_writes.pop((kind_name, key), None) == version:
+                continue  # the echo of the syncer's own write: nothing new
+            self.enqueue(kind_name, key, tenant_side=_tenant_side(kind_name, obj))
+
+    def wrote(self, kind_name: str, written: KubeObject) -> None:
+        """Take in the server's answer to the syncer's own write of a tenant object: the
+        cache is current at once, and the watch event it causes is not work."""
+        self.informers[kind_name].observe(written)
+        key = informer.object_key(written)
+        self._own_writes[(kind_name, key)] = written["metadata"].get("resourceVersion")
+        while len(self._own_writes) > OWN_WRITES:
+            self._own_writes.pop(next(iter(self._own_writes)))
 
     async def _resync_when_synced(self) -> None:
         await asyncio.gather(*(source.synced.wait() for source in self.informers.values()))
