@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import copy
 import dataclasses
 import math
 import os
@@ -64,6 +65,7 @@ from atoll.core.kube import client as kube_client
 from atoll.core.kube import config, resources
 from atoll.local import cluster, process, state
 from atoll.syncer import mapping
+from atoll.syncer.pods import translate
 
 POOLS = "cloud:2,edge-a:4,edge-b:4"
 NAMESPACE = "default"  # the tenant namespace every tenant object goes to
@@ -362,6 +364,12 @@ async def object_sizes(
         "super_pod_kib": podload.deep_size(super_pod) / 1024,
         "super_pod_managed_fields_kib": podload.deep_size(
             super_pod["metadata"].get("managedFields")
+        )
+        / 1024,
+        # As the syncer's caches hold them: no managedFields, super pods in their slim form.
+        "tenant_pod_cached_kib": podload.deep_size(_without_managed_fields(tenant_pod)) / 1024,
+        "super_pod_cached_kib": podload.deep_size(
+            translate.cached_form(_without_managed_fields(super_pod))
         )
         / 1024,
     }
@@ -713,6 +721,12 @@ async def measure(folder: state.StateDir, options: argparse.Namespace) -> dict[s
     return figures
 
 
+def _without_managed_fields(obj: KubeObject) -> KubeObject:
+    trimmed = copy.deepcopy(obj)
+    trimmed["metadata"].pop("managedFields", None)
+    return trimmed
+
+
 def table(figures: dict[str, Any]) -> str:
     throughput, latency = figures["throughput"], figures["latency"]
     direct, tenants = throughput["direct"], throughput["tenants"]
@@ -742,6 +756,11 @@ def table(figures: dict[str, Any]) -> str:
             "super→tenant Running",
         ),
         ("memory per pod", f"{memory['kib_per_pod']:8.1f} KiB", "aim < 20"),
+        (
+            "  cached tenant / super",
+            f"{memory['tenant_pod_cached_kib']:.1f} / {memory['super_pod_cached_kib']:.1f} KiB",
+            "one pod, as held",
+        ),
         ("resync restarted", f"{resync['restarted']:8.1f} s", "after SIGKILL"),
         ("resync tenant_synced", f"{resync['all_tenant_synced']:8.1f} s", "all tenants"),
         ("resync queue drained", f"{resync['queue_drained']:8.1f} s", "markers down"),

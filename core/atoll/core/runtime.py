@@ -1,9 +1,10 @@
 """The event loop of atoll's long-running processes: uvloop.
 
 The operator with its embedded syncer, the syncer alone and the node simulator spend most of
-their CPU moving HTTPS bytes (watch streams, API writes). uvloop runs the same asyncio
-programs on libuv, with transports and TLS in compiled code, which roughly halves the cost of
-each request; short CLI commands keep the standard loop.
+their CPU moving HTTPS bytes (watch streams, API writes); a profile of the syncer under a
+1000-pod burst shows the event loop's transports and TLS as the largest share. uvloop runs
+the same asyncio programs on libuv, with those parts in compiled code. Short CLI commands
+keep the standard loop.
 """
 
 from __future__ import annotations
