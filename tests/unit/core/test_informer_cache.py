@@ -44,3 +44,31 @@ def test_the_index_follows_adds_moves_and_deletes() -> None:
     assert names(source.indexed("two")) == ["b"]
     assert source.indexed("three") == []
     assert sorted(source.cache) == ["ns/a", "ns/b"]
+
+
+def test_observed_writes_are_trimmed_and_transformed_like_watched_ones() -> None:
+    def without_spec(obj: dict[str, Any]) -> dict[str, Any]:
+        obj.pop("spec", None)
+        return obj
+
+    access = config.ClusterAccess(server="https://127.0.0.1:1", ca_pem=b"", token="unused")
+    source = informer.Informer(kube_client.Client(access), resources.PODS, transform=without_spec)
+    written = pod("a", "one", "5") | {"spec": {"containers": []}}
+    written["metadata"]["managedFields"] = [{"manager": "atoll"}]
+
+    source.observe(written)
+    source.observe(pod("a", "one", "4"))  # older than the cached copy: ignored
+
+    assert source.cache["ns/a"]["metadata"]["resourceVersion"] == "5"
+    assert "spec" not in source.cache["ns/a"]
+    assert "managedFields" not in source.cache["ns/a"]["metadata"]
+
+
+def test_an_informer_that_keeps_nothing_holds_no_object() -> None:
+    access = config.ClusterAccess(server="https://127.0.0.1:1", ca_pem=b"", token="unused")
+    source = informer.Informer(kube_client.Client(access), resources.EVENTS, keep=False)
+
+    source._remember("ADDED", pod("a", "one"))
+    source.observe(pod("b", "one"))
+
+    assert source.cache == {}
