@@ -30,7 +30,12 @@ _TRANSPORT_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError)
 
 
 class Client:
-    """A connection pool to one API server; use as `async with Client(access) as client`."""
+    """Connections to one API server; use as `async with Client(access) as client`.
+
+    Requests share a pool of `max_connections`. Each watch holds a connection of its own for
+    as long as it runs, outside that pool: a client with a dozen informers would otherwise
+    have its writes queue behind its own watches.
+    """
 
     def __init__(
         self,
@@ -45,6 +50,7 @@ class Client:
         self._max_connections = max_connections
         self._user_agent = user_agent
         self._session: aiohttp.ClientSession | None = None
+        self._watch_session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Self:
         return self
@@ -61,6 +67,9 @@ class Client:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._watch_session is not None:
+            await self._watch_session.close()
+            self._watch_session = None
 
     def _rotating_authorization(self) -> dict[str, str]:
         # A token file is read for each request: the kubelet replaces it before it expires.
@@ -71,19 +80,24 @@ class Client:
     def _http(self) -> aiohttp.ClientSession:
         # Created on first use so that it binds to the running event loop.
         if self._session is None:
-            headers = {"User-Agent": self._user_agent, "Accept": "application/json"}
-            if self.access.token and self.access.token_file is None:
-                headers["Authorization"] = f"Bearer {self.access.token}"
-            connector = aiohttp.TCPConnector(
-                ssl=self.access.ssl_context(), limit=self._max_connections
-            )
-            self._session = aiohttp.ClientSession(
-                base_url=self.access.server,
-                headers=headers,
-                connector=connector,
-                json_serialize=lambda value: orjson.dumps(value).decode(),
-            )
+            self._session = self._new_session(limit=self._max_connections)
         return self._session
+
+    def _watch_http(self) -> aiohttp.ClientSession:
+        if self._watch_session is None:
+            self._watch_session = self._new_session(limit=0)  # one connection per watch
+        return self._watch_session
+
+    def _new_session(self, *, limit: int) -> aiohttp.ClientSession:
+        headers = {"User-Agent": self._user_agent, "Accept": "application/json"}
+        if self.access.token and self.access.token_file is None:
+            headers["Authorization"] = f"Bearer {self.access.token}"
+        return aiohttp.ClientSession(
+            base_url=self.access.server,
+            headers=headers,
+            connector=aiohttp.TCPConnector(ssl=self.access.ssl_context(), limit=limit),
+            json_serialize=lambda value: orjson.dumps(value).decode(),
+        )
 
     async def request(
         self,
@@ -194,7 +208,7 @@ class Client:
             total=None, sock_connect=self.timeout, sock_read=timeout_seconds + 30
         )
         try:
-            async with self._http().get(
+            async with self._watch_http().get(
                 path,
                 params=query,
                 timeout=client_timeout,
