@@ -85,7 +85,7 @@ class Engine:
                 resource,
                 label_selector=naming.VC_UID,
                 index_label=naming.VC_UID,
-                transform=translate.cached_form if resource is resources.PODS else None,
+                transform=_cached_super_pod if resource is resources.PODS else None,
             )
             for kind_name, resource in [
                 ("Namespace", resources.NAMESPACES),
@@ -306,6 +306,10 @@ class Engine:
                     self.nodes.patrol(syncer)
                 metrics.QUEUE_DEPTH.labels(vc=key).set(self.queue.depth(key))
                 metrics.QUEUE_AGE.labels(vc=key).set(self.queue.oldest(key))
+
+
+def _cached_super_pod(super_pod: KubeObject) -> KubeObject:
+    return informer.shared_strings(translate.cached_form(super_pod))
 
 
 def _slim_event(event: KubeObject) -> KubeObject:

@@ -48,7 +48,7 @@ class TenantSyncer:
     ) -> None:
         self.engine = engine
         self.tenant = tenant
-        self.api = kube_client.Client(access, user_agent="atoll-syncer", max_connections=16)
+        self.api = kube_client.Client(access, user_agent="atoll-syncer", max_connections=8)
         self.kinds = [kind for kind in kinds.NAMESPACED if kinds.enabled(kind, tenant)]
         watched: list[tuple[resources.Resource, str | None]] = [
             (resources.NAMESPACES, None),
@@ -60,7 +60,12 @@ class TenantSyncer:
             (resources.PVS, cluster_objects.COPY_SELECTOR),
         ]
         self.informers = {
-            resource.kind: informer.Informer(self.api, resource, label_selector=selector)
+            resource.kind: informer.Informer(
+                self.api,
+                resource,
+                label_selector=selector,
+                transform=informer.shared_strings if resource is resources.PODS else None,
+            )
             for resource, selector in watched
         }
         self.synced = asyncio.Event()

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+import pytest
+
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import config, informer, resources
 
@@ -72,3 +75,26 @@ def test_an_informer_that_keeps_nothing_holds_no_object() -> None:
     source.observe(pod("b", "one"))
 
     assert source.cache == {}
+
+
+def test_shared_strings_store_a_repeated_value_once_and_change_nothing() -> None:
+    raw = orjson.dumps(
+        {"metadata": {"name": "web-1", "labels": {"app": "web"}}, "spec": {"nodeName": "edge-a-0"}}
+    )
+    first, second = orjson.loads(raw), orjson.loads(raw)
+    assert first["spec"]["nodeName"] is not second["spec"]["nodeName"]
+
+    informer.shared_strings(first)
+    informer.shared_strings(second)
+
+    assert first == second == orjson.loads(raw)
+    assert first["spec"]["nodeName"] is second["spec"]["nodeName"]
+    assert first["metadata"]["labels"]["app"] is second["metadata"]["labels"]["app"]
+
+
+def test_the_shared_pool_never_outgrows_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(informer, "POOL_LIMIT", 10)
+    for index in range(100):
+        informer.shared_strings({"metadata": {"uid": f"uid-{index}"}})
+
+    assert len(informer._POOL) <= 11

@@ -183,6 +183,37 @@ class Informer:
                 self._index.pop(value, None)
 
 
+def shared_strings(obj: KubeObject) -> KubeObject:
+    """`obj` with its string values shared, in place: an image, a node name, a label value or
+    a condition type repeated over a thousand cached pods is then stored once. (Keys are
+    shared already by the JSON decoder.)
+
+    The pool is bounded, and emptied when full: values seen once (uids, timestamps) must not
+    live on, which `sys.intern` does not promise on every Python.
+    """
+    if len(_POOL) > POOL_LIMIT:
+        _POOL.clear()
+    for key, value in obj.items():
+        obj[key] = _shared(value)
+    return obj
+
+
+POOL_LIMIT = 65_536
+_POOL: dict[str, str] = {}
+
+
+def _shared(value: object) -> object:
+    if isinstance(value, str):
+        return _POOL.setdefault(value, value)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = _shared(item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            value[index] = _shared(item)
+    return value
+
+
 def _version(obj: Mapping[str, object]) -> object:
     metadata = obj.get("metadata")
     return metadata.get("resourceVersion") if isinstance(metadata, dict) else None
