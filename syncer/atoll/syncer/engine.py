@@ -60,6 +60,7 @@ class Engine:
         shards: int = 1,
         shard: int = 0,
         workers: int = 128,
+        tenant_side_workers: int = 32,
         per_tenant: int = 32,
         patrol_interval: float = 60.0,
         pool_label: str = "apps.openyurt.io/nodepool",
@@ -69,6 +70,7 @@ class Engine:
         self.api = api
         self.shards, self.shard = shards, shard
         self.workers = workers
+        self.tenant_side_workers = tenant_side_workers
         self.patrol_interval = patrol_interval
         self.pool_label = pool_label
         self.queue = queue.FairQueue(per_tenant=per_tenant)
@@ -131,7 +133,9 @@ class Engine:
             group.create_task(self._patrol())
             group.create_task(reporting.report_forever(self))
             for _ in range(self.workers):
-                group.create_task(self._work())
+                group.create_task(self._work(tenant_side=False))
+            for _ in range(self.tenant_side_workers):
+                group.create_task(self._work(tenant_side=True))
 
     async def _route(self, kind_name: str, source: informer.Informer) -> None:
         """Send each super-cluster change to the queue of the tenant that owns it."""
@@ -265,9 +269,10 @@ class Engine:
         metrics.TENANTS.set(len(self.tenants))
         log.info("tenant_stopped", vc=key)
 
-    async def _work(self) -> None:
+    async def _work(self, *, tenant_side: bool) -> None:
         while True:
-            tenant_key, item, waited = await self.queue.get()
+            taken = await self.queue.get(tenant_side=tenant_side)
+            tenant_key, item = taken.tenant, taken.item
             kind_name, key = item
             syncer = self.tenants.get(tenant_key)
             started = time.monotonic()
@@ -280,21 +285,18 @@ class Engine:
                 delay = retry.next_delay()
                 metrics.ERRORS.labels(vc=tenant_key, reason=type(error).__name__).inc()
                 log.debug(
-                    "sync_retry",
-                    vc=tenant_key,
-                    kind=kind_name,
-                    key=key,
-                    error=str(error)[:200],
-                    delay=round(delay, 2),
+                    "sync_retry", **_context(taken), error=str(error)[:200], delay=round(delay, 2)
                 )
                 self.queue.add_later(tenant_key, item, delay)
             except Exception:
-                log.exception("sync_failed", vc=tenant_key, kind=kind_name, key=key)
+                log.exception("sync_failed", **_context(taken))
                 self.queue.add_later(tenant_key, item, 30.0)
             finally:
                 self.queue.done(tenant_key, item)
                 metrics.SYNC_SECONDS.labels(kind=kind_name).observe(time.monotonic() - started)
-                metrics.QUEUE_WAIT_SECONDS.labels(kind=kind_name).observe(waited)
+                metrics.QUEUE_WAIT_SECONDS.labels(
+                    kind=kind_name, side="tenant" if taken.tenant_side else "super"
+                ).observe(taken.waited)
 
     async def _patrol(self) -> None:
         """Every `patrol_interval`, compare everything: repairs drift, removes orphans."""
@@ -306,6 +308,20 @@ class Engine:
                     self.nodes.patrol(syncer)
                 metrics.QUEUE_DEPTH.labels(vc=key).set(self.queue.depth(key))
                 metrics.QUEUE_AGE.labels(vc=key).set(self.queue.oldest(key))
+
+
+def _context(taken: queue.Taken) -> dict[str, str | None]:
+    """What a log line about one work item says of it."""
+    kind_name, key = taken.item
+    namespace, _, name = key.rpartition("/")
+    return {
+        "vc": taken.tenant,
+        "kind": kind_name,
+        "namespace": namespace or None,
+        "name": name,
+        # A change travels away from the side where it happened.
+        "direction": "down" if taken.tenant_side else "up",
+    }
 
 
 def _cached_super_pod(super_pod: KubeObject) -> KubeObject:

@@ -12,8 +12,9 @@ SYNC_SECONDS = prometheus_client.Histogram(
 )
 QUEUE_WAIT_SECONDS = prometheus_client.Histogram(
     "atoll_queue_wait_seconds",
-    "Time an item waited in its tenant's queue.",
-    ["kind"],
+    "Time an item waited in its tenant's queue, by kind and lane (tenant: what the tenant "
+    "changed; super: news from the super-cluster).",
+    ["kind", "side"],
     buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 QUEUE_DEPTH = prometheus_client.Gauge(

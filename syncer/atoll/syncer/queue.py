@@ -13,6 +13,11 @@ object to copy) goes ahead of news from the super-cluster (status to bring up): 
 tenant-side items are served for every super-side one, while both kinds wait. Creation is
 what the tenant waits on, and a status that waits a little longer is often written once
 instead of twice.
+
+Order alone does not keep creation quick when every worker is held by a slow status write
+to a busy tenant API server, so super-side items hold at most `super_side_share` of a
+tenant's workers, and some workers ask `get(tenant_side=True)`: they serve only first lanes,
+so a tenant's new pod never waits for a status write to finish.
 """
 
 from __future__ import annotations
@@ -28,6 +33,16 @@ Item = tuple[str, str]  # (kind, key)
 TENANT_SIDE_TURNS = 3  # tenant-side items served for each super-side one, when both wait
 
 
+@dataclasses.dataclass(frozen=True)
+class Taken:
+    """An item handed to a worker, which must call `FairQueue.done(tenant, item)`."""
+
+    tenant: str
+    item: Item
+    waited: float  # seconds since it was first queued
+    tenant_side: bool  # which lane it came from
+
+
 @dataclasses.dataclass
 class _TenantQueue:
     # item → when it was first queued, in two lanes
@@ -37,7 +52,8 @@ class _TenantQueue:
     super_side: collections.OrderedDict[Item, float] = dataclasses.field(
         default_factory=collections.OrderedDict
     )
-    active: set[Item] = dataclasses.field(default_factory=set)
+    active: dict[Item, bool] = dataclasses.field(default_factory=dict)  # → from tenant side
+    active_super_side: int = 0
     dirty: dict[Item, bool] = dataclasses.field(default_factory=dict)  # → tenant-side
     served: int = 0  # items served, to interleave the lanes
 
@@ -47,11 +63,24 @@ class _TenantQueue:
     def __len__(self) -> int:
         return len(self.tenant_side) + len(self.super_side)
 
-    def pop(self) -> tuple[Item, float]:
+    def pop(self, *, super_side_allowed: bool) -> tuple[Item, float, bool]:
+        """The next item, when it was queued, and whether it came from the tenant side."""
         self.served += 1
-        if self.super_side and (not self.tenant_side or self.served % (TENANT_SIDE_TURNS + 1) == 0):
-            return self.super_side.popitem(last=False)
-        return self.tenant_side.popitem(last=False)
+        take_super = self.super_side and (
+            not self.tenant_side or self.served % (TENANT_SIDE_TURNS + 1) == 0
+        )
+        if take_super and super_side_allowed:
+            item, queued_at = self.super_side.popitem(last=False)
+            self.active_super_side += 1
+            self.active[item] = False
+            return item, queued_at, False
+        item, queued_at = self.tenant_side.popitem(last=False)
+        self.active[item] = True
+        return item, queued_at, True
+
+    def release(self, item: Item) -> None:
+        if self.active.pop(item, True) is False:
+            self.active_super_side -= 1
 
     def oldest(self) -> float | None:
         return min(
@@ -63,12 +92,14 @@ class _TenantQueue:
 class FairQueue:
     """`add` from watch events, `get`/`done` in workers, `forget` when a tenant leaves."""
 
-    def __init__(self, per_tenant: int = 32) -> None:
+    def __init__(self, per_tenant: int = 32, super_side_share: float = 0.75) -> None:
         self.per_tenant = per_tenant
+        self.super_side_limit = max(1, int(per_tenant * super_side_share))
         self._tenants: dict[str, _TenantQueue] = {}
         self._turns: collections.deque[str] = collections.deque()  # tenants with work waiting
-        self._parked: set[str] = set()  # tenants with work waiting, but all their workers busy
-        self._work = asyncio.Event()
+        self._parked: set[str] = set()  # tenants with work waiting that may not be served now
+        self._work = asyncio.Event()  # set when there may be work for any worker
+        self._tenant_work = asyncio.Event()  # set when there may be some for tenant-side ones
 
     def add(self, tenant: str, item: Item, *, tenant_side: bool = False) -> None:
         queue = self._tenants.setdefault(tenant, _TenantQueue())
@@ -82,12 +113,14 @@ class FairQueue:
                 return
             # Promoted: it keeps the time it was first queued.
             queue.tenant_side[item] = queue.super_side.pop(item)
-            return
-        lane = queue.tenant_side if tenant_side else queue.super_side
-        lane[item] = time.monotonic()
+        else:
+            lane = queue.tenant_side if tenant_side else queue.super_side
+            lane[item] = time.monotonic()
+        if tenant in self._parked and self._servable(queue):
+            self._parked.discard(tenant)
         if tenant not in self._turns and tenant not in self._parked:
             self._turns.append(tenant)
-        self._work.set()
+        self._wake(tenant_side=tenant_side)
 
     def add_later(self, tenant: str, item: Item, delay: float) -> None:
         asyncio.get_running_loop().call_later(delay, self._add_tenant_side, tenant, item)
@@ -96,35 +129,60 @@ class FairQueue:
         # A retry, or a wait for caches: it was due already, so it goes in the first lane.
         self.add(tenant, item, tenant_side=True)
 
-    async def get(self) -> tuple[str, Item, float]:
-        """The next `(tenant, item, seconds it waited)`; the caller must call `done`."""
+    async def get(self, *, tenant_side: bool = False) -> Taken:
+        """The next item for a worker; with `tenant_side`, only from a first lane."""
+        wakeup = self._tenant_work if tenant_side else self._work
         while True:
-            while not self._turns:
-                self._work.clear()
-                await self._work.wait()
-            tenant = self._turns.popleft()
-            queue = self._tenants[tenant]
-            if len(queue.active) >= self.per_tenant:
-                self._parked.add(tenant)  # its turn comes back when one of its items is done
+            tenant = self._next_turn(tenant_side_only=tenant_side)
+            if tenant is None:
+                wakeup.clear()
+                await wakeup.wait()
                 continue
-            item, queued_at = queue.pop()
-            queue.active.add(item)
+            queue = self._tenants[tenant]
+            item, queued_at, from_tenant_side = queue.pop(
+                super_side_allowed=not tenant_side
+                and queue.active_super_side < self.super_side_limit
+            )
             if queue:
                 self._turns.append(tenant)
-            return tenant, item, time.monotonic() - queued_at
+            return Taken(tenant, item, time.monotonic() - queued_at, from_tenant_side)
+
+    def _next_turn(self, *, tenant_side_only: bool) -> str | None:
+        """The next tenant in turn with an item this worker may take, out of the turns."""
+        for _ in range(len(self._turns)):
+            tenant = self._turns.popleft()
+            queue = self._tenants[tenant]
+            if not self._servable(queue):
+                self._parked.add(tenant)  # back in turn when one of its items is done
+            elif tenant_side_only and not queue.tenant_side:
+                self._turns.append(tenant)  # for a general worker
+            else:
+                return tenant
+        return None
+
+    def _servable(self, queue: _TenantQueue) -> bool:
+        if len(queue.active) >= self.per_tenant:
+            return False
+        return bool(queue.tenant_side) or (
+            bool(queue.super_side) and queue.active_super_side < self.super_side_limit
+        )
+
+    def _wake(self, *, tenant_side: bool) -> None:
+        self._work.set()
+        if tenant_side:
+            self._tenant_work.set()
 
     def done(self, tenant: str, item: Item) -> None:
         queue = self._tenants.get(tenant)
         if queue is None:
             return
-        queue.active.discard(item)
+        queue.release(item)
         if item in queue.dirty:
             self.add(tenant, item, tenant_side=queue.dirty.pop(item))
-        if tenant in self._parked and len(queue.active) < self.per_tenant:
+        if tenant in self._parked and self._servable(queue):
             self._parked.discard(tenant)
-            if queue:
-                self._turns.append(tenant)
-                self._work.set()
+            self._turns.append(tenant)
+            self._wake(tenant_side=bool(queue.tenant_side))
 
     def forget(self, tenant: str) -> None:
         """Drop everything queued for `tenant` (it is paused, deleted or moved away)."""

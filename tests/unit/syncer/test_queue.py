@@ -1,4 +1,5 @@
-"""The fair queue: round-robin across tenants, one worker per item, a cap per tenant."""
+"""The fair queue: round-robin across tenants, one worker per item, a cap per tenant, and
+room kept for what tenants change."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 async def take(queue: FairQueue, count: int) -> list[tuple[str, tuple[str, str]]]:
     taken = []
     for _ in range(count):
-        tenant, item, _waited = await asyncio.wait_for(queue.get(), timeout=1.0)
-        taken.append((tenant, item))
+        got = await asyncio.wait_for(queue.get(), timeout=1.0)
+        taken.append((got.tenant, got.item))
     return taken
 
 
@@ -47,7 +48,7 @@ async def test_an_item_waits_once_and_comes_back_when_changed_while_held() -> No
 
 
 async def test_a_tenant_holds_at_most_its_share_of_workers() -> None:
-    queue = FairQueue(per_tenant=2)
+    queue = FairQueue(per_tenant=2, super_side_share=1.0)
     for index in range(5):
         queue.add("greedy", ("Pod", f"ns/p{index}"))
 
@@ -103,3 +104,35 @@ async def test_tenant_side_changes_go_ahead_of_super_side_news_but_do_not_starve
         "ns/status3",
         "ns/status2",
     ]
+
+
+async def test_status_going_up_leaves_workers_for_what_the_tenant_creates() -> None:
+    queue = FairQueue(per_tenant=4, super_side_share=0.5)
+    for index in range(6):
+        queue.add("a", ("Pod", f"ns/status{index}"))
+
+    held = await take(queue, 2)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(queue.get(), timeout=0.05)  # the super side has its share
+
+    queue.add("a", ("Pod", "ns/new"), tenant_side=True)
+    assert await take(queue, 1) == [("a", ("Pod", "ns/new"))]
+
+    queue.done(*held[0])
+    assert await take(queue, 1) == [("a", ("Pod", "ns/status2"))]
+
+
+async def test_tenant_side_workers_leave_status_to_the_others() -> None:
+    queue = FairQueue()
+    queue.add("a", ("Pod", "ns/status"))
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(queue.get(tenant_side=True), timeout=0.05)
+
+    waiting = asyncio.create_task(queue.get(tenant_side=True))
+    await asyncio.sleep(0)
+    queue.add("b", ("Pod", "ns/new"), tenant_side=True)
+    got = await asyncio.wait_for(waiting, timeout=1.0)
+
+    assert (got.tenant, got.item, got.tenant_side) == ("b", ("Pod", "ns/new"), True)
+    general = await asyncio.wait_for(queue.get(), timeout=1.0)
+    assert (general.tenant, general.item, general.tenant_side) == ("a", ("Pod", "ns/status"), False)
