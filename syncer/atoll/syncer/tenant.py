@@ -295,6 +295,7 @@ class TenantSyncer:
             kind=kind_name,
             namespace=want["metadata"].get("namespace"),
             name=want["metadata"]["name"],
+            direction="down",
             fields=fields,
         )
 
@@ -326,6 +327,7 @@ class TenantSyncer:
                 kind=resource.kind,
                 namespace=metadata.get("namespace"),
                 name=metadata["name"],
+                direction="down",
             )
 
     async def refuse(self, tenant_obj: KubeObject, reason: str, message: str) -> None:

@@ -87,6 +87,7 @@ async def record(
         kind=obj.get("kind"),
         namespace=metadata.get("namespace"),
         name=metadata["name"],
+        direction="down",
         reason=reason,
         message=message,
     )
@@ -232,6 +233,7 @@ async def service_address_up(
         kind="Service",
         namespace=metadata["namespace"],
         name=metadata["name"],
+        direction="up",
         cluster_ip=super_ip,
     )
 
