@@ -15,6 +15,21 @@ from atoll.core import naming
 Datastore = Literal["etcd", "kine"]
 ProvisionerName = Literal["process", "kubernetes"]
 
+# Everything that acts on nodes belongs to the super-cluster, whose nodes they really are. A
+# tenant that evicts pods from a virtual node whose heartbeats it cannot see makes those pods
+# flap; it has no kubelet to attach volumes for, nor any use for node addresses or TTLs.
+TENANT_CONTROLLERS = ",".join(
+    (
+        "*",
+        "-node-lifecycle-controller",
+        "-taint-eviction-controller",
+        "-device-taint-eviction-controller",
+        "-node-ipam-controller",
+        "-ttl-controller",
+        "-persistentvolume-attach-detach-controller",
+    )
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class ControlPlanePlan:

@@ -294,7 +294,11 @@ def test_controller_manager_leaves_node_health_to_the_super_cluster(
     ]
     enabled = controllers.removeprefix("--controllers=").split(",")
     assert enabled[0] == "*"
-    assert {"-node-lifecycle-controller", "-taint-eviction-controller"} <= set(enabled)
+    assert {
+        "-node-lifecycle-controller",
+        "-taint-eviction-controller",
+        "-persistentvolume-attach-detach-controller",
+    } <= set(enabled)
     assert "--leader-elect=false" in container(deployment)["command"]
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}

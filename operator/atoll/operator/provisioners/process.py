@@ -25,9 +25,6 @@ from atoll.operator.provisioners import base
 log = structlog.get_logger("atoll.provisioner.process")
 
 PORT_NAMES = ("etcd", "etcd-peer", "kube-apiserver")
-# The tenant never manages node health (the super-cluster does): a tenant that evicts pods
-# from a virtual node whose heartbeats it cannot see makes those pods flap.
-TENANT_CONTROLLERS = "*,-node-lifecycle-controller,-taint-eviction-controller,-node-ipam-controller"
 
 
 class ProcessProvisioner:
@@ -185,7 +182,7 @@ class ProcessProvisioner:
                 found["kube-controller-manager"],
                 material,
                 chosen,
-                controllers=TENANT_CONTROLLERS,
+                controllers=plans.TENANT_CONTROLLERS,
                 serving=False,
                 extra_args=plan.extra_args.get("controllerManager", ()),
             ),
