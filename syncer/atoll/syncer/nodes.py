@@ -125,39 +125,48 @@ class NodeMirror:
             for key, value in (super_node.get("spec") or {}).items()
             if key in ("taints", "unschedulable")
         }
-        try:
-            current = await syncer.api.get(path)
-        except errors.NotFound:
-            current = await syncer.api.create(
-                resources.NODES.path(),
-                {
-                    "apiVersion": "v1",
-                    "kind": "Node",
-                    "metadata": {"name": name, "labels": labels},
-                    "spec": spec,
-                },
-            )
+        # The tenant's own node watch says what it has; a node it has not shown yet is
+        # looked up only if creating it finds one there.
+        current = syncer.informers["Node"].cache.get(name)
+        if current is None:
+            try:
+                current = await syncer.api.create(
+                    resources.NODES.path(),
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Node",
+                        "metadata": {"name": name, "labels": labels},
+                        "spec": spec,
+                    },
+                )
+            except errors.AlreadyExists:
+                current = await syncer.api.get(path)
         syncer.vnodes.add(name)
 
-        if current["metadata"].get("labels") != labels or current.get("spec", {}) != spec:
-            await syncer.api.patch(
+        shown = current["metadata"].get("labels") or {}
+        if shown != labels or current.get("spec", {}) != spec:
+            # Labels the super node no longer has are removed (null in a merge patch).
+            gone = dict.fromkeys(set(shown) - set(labels))
+            current = await syncer.api.patch(
                 path,
                 {
-                    "metadata": {"labels": labels},
+                    "metadata": {"labels": {**gone, **labels}},
                     "spec": {
                         "taints": spec.get("taints"),
                         "unschedulable": spec.get("unschedulable"),
                     },
                 },
             )
+            syncer.wrote("Node", current)
         wanted = {field: super_node.get("status", {}).get(field) for field in _STATUS_FIELDS}
         have = {field: current.get("status", {}).get(field) for field in _STATUS_FIELDS}
         if wanted != have:
-            await syncer.api.patch(
+            written = await syncer.api.patch(
                 resources.NODES.path(name=name, subresource="status"),
                 {"status": wanted},
                 patch_type="strategic",
             )
+            syncer.wrote("Node", written)
 
     async def _sync_lease(self, syncer: tenant_module.TenantSyncer, name: str) -> None:
         super_lease = self.leases.cache.get(f"{NODE_LEASES}/{name}")

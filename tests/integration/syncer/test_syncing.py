@@ -281,3 +281,32 @@ async def test_one_tenant_never_sees_another(
     assert name not in {item["metadata"]["name"] for item in b_namespaces}
     assert "secretive" not in {item["metadata"]["name"] for item in b_pods}
     assert tenant_a.super_namespace(name) != tenant_b.super_namespace(name)
+
+
+async def test_a_virtual_node_follows_its_super_nodes_labels_both_ways(
+    api: kube_client.Client, tenant_a: tenants.TenantPair
+) -> None:
+    name = tenants.unique("labelled")
+    await tenant_a.api.create(resources.PODS.path("default"), tenants.pod(name))
+    node_name = (await tenants.wait_for_pod(tenant_a.api, "default", name))["spec"]["nodeName"]
+    label = "example.com/rack"
+    super_node_path = resources.NODES.path(name=node_name)
+
+    async def tenant_label() -> str | None:
+        node = await tenant_a.api.get(resources.NODES.path(name=node_name))
+        return (node["metadata"].get("labels") or {}).get(label)
+
+    await api.patch(super_node_path, {"metadata": {"labels": {label: "r7"}}})
+    try:
+
+        async def shown() -> bool:
+            return await tenant_label() == "r7"
+
+        await wait.until(shown, timeout=60, what=f"{label} on virtual node {node_name}")
+    finally:
+        await api.patch(super_node_path, {"metadata": {"labels": {label: None}}})
+
+    async def removed() -> bool:
+        return await tenant_label() is None
+
+    await wait.until(removed, timeout=60, what=f"{label} gone from virtual node {node_name}")
