@@ -51,6 +51,7 @@ import os
 import pathlib
 import shutil
 import signal
+import sys
 import tempfile
 import time
 import uuid
@@ -347,7 +348,8 @@ async def tenant_run(
 async def object_sizes(
     api: kube_client.Client, tenant: Tenant, arrivals: podload.FirstSeen
 ) -> dict[str, float]:
-    """KiB one decoded pod takes in a Python process, as the syncer caches it, both sides."""
+    """KiB one pod takes in a Python process: decoded whole, and as the syncer's caches keep it
+    (JSON text without managedFields; super pods in their slim form), both sides."""
     listing = await tenant.api.get(resources.PODS.path(NAMESPACE), params={"limit": 1})
     tenant_pod = listing["items"][0]
     super_pod = next(
@@ -370,9 +372,8 @@ async def object_sizes(
             super_pod["metadata"].get("managedFields")
         )
         / 1024,
-        # As the syncer's caches hold them: no managedFields, super pods in their slim form.
-        "tenant_pod_cached_kib": podload.deep_size(_without_managed_fields(tenant_pod)) / 1024,
-        "super_pod_cached_kib": podload.deep_size(
+        "tenant_pod_cached_kib": _stored_size(_without_managed_fields(tenant_pod)) / 1024,
+        "super_pod_cached_kib": _stored_size(
             translate.cached_form(_without_managed_fields(super_pod))
         )
         / 1024,
@@ -732,6 +733,11 @@ async def measure(folder: state.StateDir, options: argparse.Namespace) -> dict[s
             await tenant.api.close()
     figures["load_average_at_end"] = os.getloadavg()
     return figures
+
+
+def _stored_size(obj: KubeObject) -> int:
+    """Bytes a compact cache (`compact.CompactStore`) takes to keep `obj`: its JSON text."""
+    return sys.getsizeof(orjson.dumps(obj))
 
 
 def _without_managed_fields(obj: KubeObject) -> KubeObject:

@@ -14,9 +14,10 @@ import asyncio
 import base64
 import collections
 import contextlib
+import functools
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import structlog
@@ -39,7 +40,7 @@ from atoll.syncer import (
     tenant_events,
     volumes,
 )
-from atoll.syncer.pods import translate
+from atoll.syncer.pods import quota, translate
 
 KubeObject = kube_client.KubeObject
 log = structlog.get_logger("atoll.syncer.engine")
@@ -80,15 +81,8 @@ class Engine:
         self._retries: dict[tuple[str, queue.Item], backoff.Backoff] = {}
         self._dedicated: dict[str, str] = {}  # pool → uid of the VirtualCluster it belongs to
         self._claims: dict[tuple[str, tuple[str, str]], str] = {}  # (pool, seniority) → uid
-        # Only objects some tenant owns, indexed by their owner.
         self.super_informers = {
-            kind_name: informer.Informer(
-                api,
-                resource,
-                label_selector=naming.VC_UID,
-                index_label=naming.VC_UID,
-                transform=_cached_super_pod if resource is resources.PODS else None,
-            )
+            kind_name: self._owned(resource)
             for kind_name, resource in [
                 ("Namespace", resources.NAMESPACES),
                 ("Pod", resources.PODS),
@@ -104,6 +98,24 @@ class Engine:
         self.volumes = volumes.VolumeMirror(self)
         self.dns = dns.ClusterDns(api, nameserver=cluster_dns, domain=cluster_domain)
 
+    def _owned(self, resource: resources.Resource) -> informer.Informer:
+        """A shared watch on the super objects some tenant owns, indexed by their owner."""
+        if resource is not resources.PODS:
+            return informer.Informer(
+                self.api, resource, label_selector=naming.VC_UID, index_label=naming.VC_UID
+            )
+        # Pods come by the thousand: kept as JSON text, without what the syncer never reads
+        # back, and with what each counts against quotas.
+        return informer.Informer(
+            self.api,
+            resource,
+            label_selector=naming.VC_UID,
+            index_label=naming.VC_UID,
+            transform=translate.cached_form,
+            compact=True,
+            summary=functools.partial(quota.use_of, pool_label=self.pool_label),
+        )
+
     def super_synced(self) -> bool:
         """Whether every super-cluster cache is complete: before, absence proves nothing."""
         return (
@@ -113,12 +125,16 @@ class Engine:
             and self.dns.synced()
         )
 
-    def super_cache(self, kind_name: str) -> dict[str, KubeObject]:
+    def super_cache(self, kind_name: str) -> MutableMapping[str, KubeObject]:
         return self.super_informers[kind_name].cache
 
     def owned_objects(self, kind_name: str, vc_uid: str) -> Iterator[KubeObject]:
         source = self.super_informers.get(kind_name)
         yield from source.indexed(vc_uid) if source else []
+
+    def owned_count(self, kind_name: str, vc_uid: str) -> int:
+        source = self.super_informers.get(kind_name)
+        return source.indexed_count(vc_uid) if source else 0
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
@@ -322,10 +338,6 @@ def _context(taken: queue.Taken) -> dict[str, str | None]:
         # A change travels away from the side where it happened.
         "direction": "down" if taken.tenant_side else "up",
     }
-
-
-def _cached_super_pod(super_pod: KubeObject) -> KubeObject:
-    return informer.shared_strings(translate.cached_form(super_pod))
 
 
 def _slim_event(event: KubeObject) -> KubeObject:

@@ -38,6 +38,12 @@ _STATUS_FIELDS = (
 )
 
 
+def node_of(pod: KubeObject) -> str | None:
+    """The node a pod is bound to: what the tenant pod cache keeps beside each pod."""
+    node = (pod.get("spec") or {}).get("nodeName")
+    return str(node) if node else None
+
+
 class NodeMirror:
     """Shared watches on super nodes and leases; per-tenant virtual nodes."""
 
@@ -194,10 +200,7 @@ class NodeMirror:
 
     def patrol(self, syncer: tenant_module.TenantSyncer) -> None:
         """Queue removal of virtual nodes no tenant pod has used for `UNUSED_GRACE`."""
-        used = {
-            (pod.get("spec") or {}).get("nodeName")
-            for pod in syncer.informers["Pod"].cache.values()
-        }
+        used = set(syncer.informers["Pod"].summaries.values())
         now = time.monotonic()
         for name in list(syncer.vnodes):
             key = (syncer.tenant.key, name)

@@ -196,18 +196,13 @@ class PodSync:
     ) -> quota.Usage:
         """What the tenant uses in `pool` (None: everywhere): its super pods there, plus
         creations in flight."""
-        label = self.engine.pool_label
-        owned = list(self.engine.owned_objects("Pod", syncer.tenant.vc_uid))
-        seen = {mapping.tenant_key_of(pod) for pod in owned}
+        uses: list[quota.PodUse] = self.engine.super_informers["Pod"].indexed_summaries(
+            syncer.tenant.vc_uid
+        )
+        seen = {use.tenant_key for use in uses}
         for key in [key for key in ledger.inflight if key in seen]:
             del ledger.inflight[key]
-        placed = [
-            pod
-            for pod in owned
-            if pool is None
-            or ((pod.get("spec") or {}).get("nodeSelector") or {}).get(label) == pool
-        ]
-        total = quota.used(placed)
+        total = quota.used(use for use in uses if pool is None or use.pool == pool)
         for inflight_pool, need in ledger.inflight.values():
             if pool is None or inflight_pool == pool:
                 total = quota.add(total, need)

@@ -38,7 +38,7 @@ async def report_forever(engine: engine_module.Engine) -> None:
 def counts(engine: engine_module.Engine, syncer: tenant_module.TenantSyncer) -> dict[str, int]:
     result: collections.Counter[str] = collections.Counter()
     for kind_name in engine.super_informers:
-        result[kind_name] = sum(1 for _ in engine.owned_objects(kind_name, syncer.tenant.vc_uid))
+        result[kind_name] = engine.owned_count(kind_name, syncer.tenant.vc_uid)
     return {kind_name: count for kind_name, count in sorted(result.items()) if count}
 
 

@@ -20,7 +20,15 @@ import structlog
 
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import config, errors, informer, resources
-from atoll.syncer import admission, cluster_objects, kinds, mapping, metrics, tenant_events
+from atoll.syncer import (
+    admission,
+    cluster_objects,
+    kinds,
+    mapping,
+    metrics,
+    nodes,
+    tenant_events,
+)
 
 if TYPE_CHECKING:
     from atoll.syncer import engine as engine_module
@@ -64,7 +72,9 @@ class TenantSyncer:
                 self.api,
                 resource,
                 label_selector=selector,
-                transform=informer.shared_strings if resource is resources.PODS else None,
+                # Pods come by the thousand: kept as JSON text, with the node each is on.
+                compact=resource is resources.PODS,
+                summary=nodes.node_of if resource is resources.PODS else None,
             )
             for resource, selector in watched
         }

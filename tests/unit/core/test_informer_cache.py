@@ -1,4 +1,4 @@
-"""Unit tests for the informer's cache bookkeeping: the index by owner.
+"""Unit tests for the informer's cache bookkeeping: the index by owner, compact caches.
 
 The list and watch halves talk to the API server and are covered by the integration tests;
 here the cache is fed events directly, as the watch loop does.
@@ -6,13 +6,13 @@ here the cache is fed events directly, as the watch loop does.
 
 from __future__ import annotations
 
+import tracemalloc
 from typing import Any
 
 import orjson
-import pytest
 
 from atoll.core.kube import client as kube_client
-from atoll.core.kube import config, informer, resources
+from atoll.core.kube import compact, config, informer, resources
 
 OWNER = "atoll.dev/vc-uid"
 
@@ -77,24 +77,49 @@ def test_an_informer_that_keeps_nothing_holds_no_object() -> None:
     assert source.cache == {}
 
 
-def test_shared_strings_store_a_repeated_value_once_and_change_nothing() -> None:
-    raw = orjson.dumps(
-        {"metadata": {"name": "web-1", "labels": {"app": "web"}}, "spec": {"nodeName": "edge-a-0"}}
+def test_a_compact_cache_hands_out_copies_and_keeps_index_and_summaries_current() -> None:
+    access = config.ClusterAccess(server="https://127.0.0.1:1", ca_pem=b"", token="unused")
+    source = informer.Informer(
+        kube_client.Client(access),
+        resources.PODS,
+        index_label=OWNER,
+        compact=True,
+        summary=lambda obj: obj["metadata"]["resourceVersion"],
     )
-    first, second = orjson.loads(raw), orjson.loads(raw)
-    assert first["spec"]["nodeName"] is not second["spec"]["nodeName"]
+    source._remember("ADDED", pod("a", "one"))
+    source._remember("ADDED", pod("b", "one"))
 
-    informer.shared_strings(first)
-    informer.shared_strings(second)
+    read = source.cache["ns/a"]
+    read["metadata"]["labels"][OWNER] = "changed by a reader"
+    assert source.cache["ns/a"] == pod("a", "one")
+    assert isinstance(source.cache, compact.CompactStore)
 
-    assert first == second == orjson.loads(raw)
-    assert first["spec"]["nodeName"] is second["spec"]["nodeName"]
-    assert first["metadata"]["labels"]["app"] is second["metadata"]["labels"]["app"]
+    source._remember("MODIFIED", pod("a", "two", "7"))
+    source._remember("DELETED", pod("b", "one"))
+
+    assert names(source.indexed("two")) == ["a"]
+    assert source.indexed_count("one") == 0
+    assert source.indexed_summaries("two") == ["7"]
+    assert source.summaries == {"ns/a": "7"}
+    assert dict(source.cache) == {"ns/a": pod("a", "two", "7")}
 
 
-def test_the_shared_pool_never_outgrows_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(informer, "POOL_LIMIT", 10)
-    for index in range(100):
-        informer.shared_strings({"metadata": {"uid": f"uid-{index}"}})
+def test_a_compact_store_holds_the_text_not_the_encoders_buffer() -> None:
+    store = compact.CompactStore()
+    body = pod("a", "one") | {"spec": {"containers": [{"name": "main", "image": "x" * 2000}]}}
+    text_size = len(orjson.dumps(body))
 
-    assert len(informer._POOL) <= 11
+    tracemalloc.start()
+    try:
+        for index in range(100):
+            store[f"ns/p{index}"] = body
+        held, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    # The encoder's own output keeps a buffer many times its text; the store keeps the text.
+    assert held < 100 * (text_size + 256)
+    assert store["ns/p7"] == body
+    assert len(store) == 100
+    del store["ns/p7"]
+    assert "ns/p7" not in store

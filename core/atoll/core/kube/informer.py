@@ -6,7 +6,9 @@ it missed), then watches from the list's resourceVersion, resumes from the last 
 when a watch ends, lists again when the server answers `Gone`, and backs off on failures.
 
 The cache holds objects without `metadata.managedFields`: nothing reads them here, and they
-are close to half of a pod's size; a `transform` may trim more. With `index_label`, the
+are close to half of a pod's size; a `transform` may trim more. With `compact`, it holds
+each object as its JSON text (`compact.CompactStore`), and a `summary` function keeps a small
+value per object for readers that need one field of every object. With `index_label`, the
 cache is also indexed by that label's value, so "every object of one owner" costs the
 owner's objects, not the whole cache.
 With `keep=False` there is no cache at all: a stream of changes for a consumer that keeps
@@ -16,12 +18,15 @@ what it needs itself (after a relist, every object comes again as ADDED).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+import sys
+from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping
+from typing import Any
 
 import structlog
 
 from atoll.core import backoff
 from atoll.core.kube import client as kube_client
+from atoll.core.kube import compact as compact_store
 from atoll.core.kube import errors, resources
 
 KubeObject = kube_client.KubeObject
@@ -49,15 +54,21 @@ class Informer:
         index_label: str | None = None,
         keep: bool = True,
         transform: Callable[[KubeObject], KubeObject] | None = None,
+        compact: bool = False,
+        summary: Callable[[KubeObject], Any] | None = None,
     ) -> None:
         self.client = client
         self.resource = resource
         self.namespace = namespace
-        self.cache: dict[str, KubeObject] = {}
         self.index_label = index_label
         self.keep = keep
         self._transform = transform
-        self._index: dict[str, dict[str, KubeObject]] = {}
+        self._compact = compact
+        self._summary = summary
+        self.cache: MutableMapping[str, KubeObject] = self._new_cache()
+        self.summaries: dict[str, Any] = {}  # key → summary(object), with `summary`
+        self._index: dict[str, dict[str, None]] = {}  # label value → keys
+        self._labels: dict[str, str] = {}  # key → its label value, to leave the index
         self.synced = asyncio.Event()
         self.healthy = True  # False while lists and watches keep failing
         self.last_error = ""
@@ -106,6 +117,9 @@ class Informer:
                 self._log.warning("watch_failed", error=str(error), status=error.status)
                 await retry.sleep()
 
+    def _new_cache(self) -> MutableMapping[str, KubeObject]:
+        return compact_store.CompactStore() if self._compact else {}
+
     async def _relist(self, path: str) -> AsyncIterator[tuple[str, KubeObject]]:
         listing = await self.client.get(path, params=self._params)
         fresh: dict[str, KubeObject] = {}
@@ -120,10 +134,10 @@ class Informer:
             yield "SYNCED", {"resourceVersion": listing["metadata"]["resourceVersion"]}
             return
 
-        previous, self.cache = self.cache, fresh
-        self._index = {}
+        previous, self.cache = self.cache, self._new_cache()
+        self._index, self._labels, self.summaries = {}, {}, {}
         for key, item in fresh.items():
-            self._index_add(key, item)
+            self._store(key, item)
         for key, obj in previous.items():
             if key not in fresh:
                 yield "DELETED", obj
@@ -157,61 +171,42 @@ class Informer:
 
     def indexed(self, value: str) -> list[KubeObject]:
         """The cached objects whose `index_label` is `value`."""
-        return list(self._index.get(value, {}).values())
+        return [self.cache[key] for key in self._index.get(value, {})]
+
+    def indexed_summaries(self, value: str) -> list[Any]:
+        """The summaries of the cached objects whose `index_label` is `value`."""
+        return [self.summaries[key] for key in self._index.get(value, {})]
+
+    def indexed_count(self, value: str) -> int:
+        return len(self._index.get(value, {}))
 
     def _remember(self, event_type: str, obj: KubeObject) -> None:
         if not self.keep:
             return
         key = object_key(obj)
-        if (previous := self.cache.pop(key, None)) is not None:
-            self._index_drop(key, previous)
+        if key in self.cache:
+            self._index_drop(key, self._labels.pop(key, None))
+            del self.cache[key]
+            self.summaries.pop(key, None)
         if event_type != "DELETED":
-            self.cache[key] = obj
-            self._index_add(key, obj)
+            self._store(key, obj)
 
-    def _index_add(self, key: str, obj: KubeObject) -> None:
+    def _store(self, key: str, obj: KubeObject) -> None:
+        self.cache[key] = obj
+        if self._summary is not None:
+            self.summaries[key] = self._summary(obj)
         if self.index_label is not None:
             value = (obj["metadata"].get("labels") or {}).get(self.index_label, "")
-            self._index.setdefault(value, {})[key] = obj
+            self._labels[key] = value = sys.intern(value)  # one string per owner, not per object
+            self._index.setdefault(value, {})[key] = None
 
-    def _index_drop(self, key: str, obj: KubeObject) -> None:
-        if self.index_label is not None:
-            value = (obj["metadata"].get("labels") or {}).get(self.index_label, "")
-            bucket = self._index.get(value, {})
-            bucket.pop(key, None)
-            if not bucket:
-                self._index.pop(value, None)
-
-
-def shared_strings(obj: KubeObject) -> KubeObject:
-    """`obj` with its string values shared, in place: an image, a node name, a label value or
-    a condition type repeated over a thousand cached pods is then stored once. (Keys are
-    shared already by the JSON decoder.)
-
-    The pool is bounded, and emptied when full: values seen once (uids, timestamps) must not
-    live on, which `sys.intern` does not promise on every Python.
-    """
-    if len(_POOL) > POOL_LIMIT:
-        _POOL.clear()
-    for key, value in obj.items():
-        obj[key] = _shared(value)
-    return obj
-
-
-POOL_LIMIT = 65_536
-_POOL: dict[str, str] = {}
-
-
-def _shared(value: object) -> object:
-    if isinstance(value, str):
-        return _POOL.setdefault(value, value)
-    if isinstance(value, dict):
-        for key, item in value.items():
-            value[key] = _shared(item)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            value[index] = _shared(item)
-    return value
+    def _index_drop(self, key: str, value: str | None) -> None:
+        if value is None:
+            return
+        bucket = self._index.get(value, {})
+        bucket.pop(key, None)
+        if not bucket:
+            self._index.pop(value, None)
 
 
 def _version(obj: Mapping[str, object]) -> object:

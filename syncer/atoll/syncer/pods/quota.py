@@ -9,11 +9,14 @@ syncer holds the ledger and the lock that make concurrent admissions safe.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, cast
 
 from kubernetes.utils import quantity as kubernetes_quantity
+
+from atoll.syncer import mapping
 
 # The official client parses Kubernetes quantities ("500m", "1Gi") exactly; it is untyped.
 parse_quantity = cast(Callable[[object], Decimal], kubernetes_quantity.parse_quantity)
@@ -67,15 +70,31 @@ def add(total: Usage, extra: Mapping[str, Decimal]) -> Usage:
     }
 
 
-def used(pods: Iterable[Mapping[str, Any]]) -> Usage:
-    """The usage of `pods`, leaving out those that have finished or are going away."""
+@dataclasses.dataclass(frozen=True)
+class PodUse:
+    """What one super pod counts, worked out once when the cache takes it in."""
+
+    tenant_key: str | None  # the tenant pod it stands for
+    pool: str  # the pool it is pinned to, "" if none
+    counted: Usage | None  # None once it has finished or is going away
+
+
+def use_of(pod: Mapping[str, Any], pool_label: str) -> PodUse:
+    metadata = pod.get("metadata") or {}
+    gone = (pod.get("status") or {}).get("phase") in TERMINAL or metadata.get("deletionTimestamp")
+    return PodUse(
+        tenant_key=mapping.tenant_key_of(dict(pod)),
+        pool=str(((pod.get("spec") or {}).get("nodeSelector") or {}).get(pool_label, "")),
+        counted=None if gone else cost(pod),
+    )
+
+
+def used(uses: Iterable[PodUse]) -> Usage:
+    """The usage of the pods behind `uses`, leaving out those finished or going away."""
     total: Usage = {}
-    for pod in pods:
-        if (pod.get("status") or {}).get("phase") in TERMINAL:
-            continue
-        if pod.get("metadata", {}).get("deletionTimestamp"):
-            continue
-        total = add(total, cost(pod))
+    for use in uses:
+        if use.counted is not None:
+            total = add(total, use.counted)
     return total
 
 
