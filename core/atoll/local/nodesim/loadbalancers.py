@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from collections.abc import MutableMapping
 from typing import Literal
 
 import structlog
@@ -131,7 +132,7 @@ class LoadBalancers:
         self._queue = workqueue.KeyQueue()
         self._retries: dict[str, backoff.Backoff] = {}
         self._informer = informer.Informer(client, resources.SERVICES)
-        self._learned_from: dict[str, KubeObject] | None = None
+        self._learned_from: MutableMapping[str, KubeObject] | None = None
 
     async def run(self) -> None:
         """Watch Services and address them until cancelled."""

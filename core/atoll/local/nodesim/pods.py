@@ -11,7 +11,7 @@ so a restarted simulator hands out no address twice.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 
 import structlog
 
@@ -49,7 +49,7 @@ class PodRunner:
         self._queue = workqueue.KeyQueue()
         self._retries: dict[str, backoff.Backoff] = {}
         self._informer = informer.Informer(client, resources.PODS, field_selector="spec.nodeName!=")
-        self._learned_from: dict[str, KubeObject] | None = None
+        self._learned_from: MutableMapping[str, KubeObject] | None = None
 
     async def run(self) -> None:
         """Watch pods and work on them until cancelled."""
