@@ -27,6 +27,7 @@ from atoll.core import backoff, naming
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import config, errors, informer, resources
 from atoll.syncer import (
+    admission,
     cluster_objects,
     dns,
     kinds,
@@ -92,6 +93,7 @@ class Engine:
         # Events are not cached: each one routed to a tenant waits here until mirrored.
         self.super_events = informer.Informer(api, resources.EVENTS, keep=False)
         self.pending_events: collections.OrderedDict[str, KubeObject] = collections.OrderedDict()
+        self.policies = admission.Policies(self)
         self.nodes = nodes.NodeMirror(self)
         self.pods = podsync.PodSync(self)
         self.classes = cluster_objects.ClassMirror(self)
@@ -120,6 +122,7 @@ class Engine:
         """Whether every super-cluster cache is complete: before, absence proves nothing."""
         return (
             all(source.synced.is_set() for source in self.super_informers.values())
+            and self.policies.source.synced.is_set()
             and self.classes.synced()
             and self.volumes.synced()
             and self.dns.synced()
@@ -141,6 +144,7 @@ class Engine:
             for kind_name, source in self.super_informers.items():
                 group.create_task(self._route(kind_name, source))
             group.create_task(self.nodes.run())
+            group.create_task(self.policies.run())
             group.create_task(self.classes.run())
             group.create_task(self.volumes.run())
             group.create_task(self.dns.run())

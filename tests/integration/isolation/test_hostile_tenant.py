@@ -420,6 +420,40 @@ async def test_the_isolation_policy_cannot_be_overwritten_by_a_tenant_object(
     }
 
 
+async def test_the_isolation_policy_is_put_back_when_changed_or_deleted_on_the_super_cluster(
+    api: kube_client.Client, hostile: tenants.TenantPair
+) -> None:
+    super_namespace = hostile.super_namespace("default")
+    path = kinds.NETWORK_POLICIES.path(super_namespace, isolation.NETWORK_POLICY_NAME)
+    policy = await synced(
+        api, kinds.NETWORK_POLICIES, super_namespace, isolation.NETWORK_POLICY_NAME
+    )
+
+    # Opened to everyone by hand: well inside one patrol interval, it is closed again.
+    await api.patch(path, {"spec": {"ingress": [{}]}})
+
+    async def closed() -> bool:
+        current = await super_object(
+            api, kinds.NETWORK_POLICIES, super_namespace, isolation.NETWORK_POLICY_NAME
+        )
+        return current is not None and current["spec"] == policy["spec"]
+
+    await wait.until(closed, timeout=30, what="the isolation policy's own spec back")
+
+    await api.delete(path, uid=policy["metadata"]["uid"])
+
+    async def replaced() -> KubeObject | None:
+        current = await super_object(
+            api, kinds.NETWORK_POLICIES, super_namespace, isolation.NETWORK_POLICY_NAME
+        )
+        fresh = current is not None and current["metadata"]["uid"] != policy["metadata"]["uid"]
+        return current if fresh else None
+
+    again = await wait.until(replaced, timeout=30, what="the isolation policy made again")
+    assert again["spec"] == policy["spec"]
+    assert again["metadata"]["labels"][isolation.ISOLATES] == hostile.tenant.vc_uid
+
+
 async def test_nothing_of_the_super_cluster_or_other_tenants_shows_in_a_tenant(
     hostile: tenants.TenantPair, victim: tenants.TenantPair
 ) -> None:
