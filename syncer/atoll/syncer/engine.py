@@ -29,6 +29,7 @@ from atoll.core.kube import config, errors, informer, resources
 from atoll.syncer import (
     admission,
     cluster_objects,
+    dedicated,
     dns,
     kinds,
     mapping,
@@ -80,8 +81,7 @@ class Engine:
         self.by_uid: dict[str, tenant.TenantSyncer] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._retries: dict[tuple[str, queue.Item], backoff.Backoff] = {}
-        self._dedicated: dict[str, str] = {}  # pool → uid of the VirtualCluster it belongs to
-        self._claims: dict[tuple[str, tuple[str, str]], str] = {}  # (pool, seniority) → uid
+        self.dedicated = dedicated.Holders()
         self.super_informers = {
             kind_name: self._owned(resource)
             for kind_name, resource in [
@@ -192,32 +192,8 @@ class Engine:
     async def _watch_virtual_clusters(self) -> None:
         source = informer.Informer(self.api, atoll_api.VIRTUALCLUSTERS)
         async for event_type, vc in source.events():
-            self._note_dedicated(vc, gone=event_type == "DELETED")
+            self.dedicated.note(vc, gone=event_type == "DELETED")
             await self._consider(vc, gone=event_type == "DELETED")
-
-    def _note_dedicated(self, vc: KubeObject, *, gone: bool) -> None:
-        """Track each dedicated pool's holder: its oldest claimant (creation time, uid)."""
-        metadata = vc["metadata"]
-        uid = metadata["uid"]
-        self._claims = {
-            (pool, claim): owner for (pool, claim), owner in self._claims.items() if owner != uid
-        }
-        if not gone and not metadata.get("deletionTimestamp"):
-            seniority = (str(metadata.get("creationTimestamp", "")), uid)
-            for pool in (vc.get("spec") or {}).get("nodePools") or []:
-                if pool.get("dedicated"):
-                    self._claims[(pool["name"], seniority)] = uid
-        holders: dict[str, tuple[tuple[str, str], str]] = {}
-        for (pool, claim), owner in self._claims.items():
-            if pool not in holders or claim < holders[pool][0]:
-                holders[pool] = (claim, owner)
-        self._dedicated = {pool: owner for pool, (_claim, owner) in holders.items()}
-
-    def dedicated_elsewhere(self, tenant_view: mapping.Tenant) -> frozenset[str]:
-        """Pools dedicated to VirtualClusters other than `tenant_view`'s."""
-        return frozenset(
-            pool for pool, owner in self._dedicated.items() if owner != tenant_view.vc_uid
-        )
 
     def _serves(self, vc: KubeObject) -> bool:
         status = vc.get("status") or {}

@@ -314,7 +314,7 @@ class PodSync:
     def placement(self, syncer: tenant_module.TenantSyncer) -> placement.Placement:
         return placement.placement_of(
             syncer.tenant,
-            dedicated_elsewhere=self.engine.dedicated_elsewhere(syncer.tenant),
+            dedicated_elsewhere=self.engine.dedicated.elsewhere(syncer.tenant),
             edge_pools=self.engine.nodes.edge_pools(),
         )
 
