@@ -41,6 +41,7 @@ async def running_tenant(
         vc_uid=vc["metadata"]["uid"],
         server=vc["status"]["controlPlaneEndpoint"],
         spec=vc["spec"],
+        service_range=vc["status"].get("serviceCIDR"),
     )
     client = kube_client.Client(access)
 

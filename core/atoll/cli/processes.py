@@ -17,6 +17,7 @@ import prometheus_client
 from atoll.core import paths, runtime
 from atoll.core.kube import config
 from atoll.local.nodesim import layout
+from atoll.operator import service_ranges
 from atoll.operator import settings as operator_settings
 
 KUBECONFIG_OPTION = click.option(
@@ -91,6 +92,21 @@ METRICS_OPTION = click.option(
     help="Renew tenant certificates this many days before they expire.",
 )
 @click.option(
+    "--tenant-service-ranges",
+    default=service_ranges.DEFAULT_POOL,
+    show_default=True,
+    metavar="CIDR",
+    help="Pool of service addresses: each VirtualCluster's Services get a slice of it, "
+    "which must not overlap the super-cluster's own service range.",
+)
+@click.option(
+    "--tenant-service-prefix",
+    default=service_ranges.DEFAULT_PREFIX,
+    show_default=True,
+    metavar="BITS",
+    help="Prefix length of each VirtualCluster's slice of the pool.",
+)
+@click.option(
     "--embedded-syncer/--no-embedded-syncer",
     default=True,
     show_default=True,
@@ -119,6 +135,8 @@ def operator(
     cluster_dns: str | None,
     cluster_domain: str,
     renew_before_days: int,
+    tenant_service_ranges: str,
+    tenant_service_prefix: int,
     embedded_syncer: bool,
     probes_port: int,
     probes_host: str,
@@ -126,6 +144,10 @@ def operator(
     """Run the VirtualCluster operator (until SIGTERM)."""
     from atoll.operator import main as operator_main  # noqa: PLC0415 - see the docstring
 
+    try:
+        service_ranges.check_pool(tenant_service_ranges, tenant_service_prefix)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--tenant-service-ranges") from error
     settings = operator_settings.Settings(
         state_dir=(state_dir or paths.state_dir()).expanduser().resolve(),
         default_provisioner="kubernetes" if default_provisioner == "kubernetes" else "process",
@@ -133,6 +155,8 @@ def operator(
         pool_label=pool_label,
         cluster_dns=cluster_dns,
         cluster_domain=cluster_domain,
+        tenant_service_ranges=tenant_service_ranges,
+        tenant_service_prefix=tenant_service_prefix,
     )
     runtime.run(
         operator_main.run(

@@ -71,9 +71,11 @@ def kube_apiserver(
     *,
     authorization_modes: str = "Node,RBAC",
     front_proxy: bool = False,
+    service_range: str = SERVICE_CIDR,
     extra_args: tuple[str, ...] = (),
 ) -> Component:
-    """The API server; tenants have no kubelets (no Node authorizer) but a front proxy."""
+    """The API server; tenants have no kubelets (no Node authorizer) but a front proxy, and
+    a service range of their own."""
     port = ports["kube-apiserver"]
     proxy_args = (
         (
@@ -109,7 +111,7 @@ def kube_apiserver(
             # reconciler refuses 127.0.0.0/8), and nothing here could route to it anyway.
             "--endpoint-reconciler-type=none",
             f"--authorization-mode={authorization_modes}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            f"--service-cluster-ip-range={service_range}",
             "--allow-privileged=true",
             "--enable-priority-and-fairness=true",
             "--profiling=false",
@@ -130,6 +132,7 @@ def kube_controller_manager(
     node_monitor_grace_period: str = "40s",
     controllers: str = "*",
     serving: bool = True,
+    service_range: str = SERVICE_CIDR,
     extra_args: tuple[str, ...] = (),
 ) -> Component:
     """The controller-manager; without `serving` it opens no port (health is its process)."""
@@ -159,7 +162,7 @@ def kube_controller_manager(
             f"--cluster-signing-key-file={credentials.key('ca')}",
             "--use-service-account-credentials=true",
             "--leader-elect=false",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            f"--service-cluster-ip-range={service_range}",
             f"--node-monitor-grace-period={node_monitor_grace_period}",
             f"--controllers={controllers}",
             "--profiling=false",

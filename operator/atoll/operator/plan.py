@@ -29,6 +29,9 @@ TENANT_CONTROLLERS = ",".join(
         "-persistentvolume-attach-detach-controller",
     )
 )
+# The service range every tenant API server had before each got a slice of its own (see
+# `service_ranges`); tenants started with it keep it.
+LEGACY_SERVICE_RANGE = "10.96.0.0/16"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +56,7 @@ class ControlPlanePlan:
     cert_sans: tuple[str, ...]
     endpoint: str | None
     images: dict[str, str]
+    service_range: str = LEGACY_SERVICE_RANGE  # the tenant's Services' addresses
 
     @property
     def cluster_namespace(self) -> str:

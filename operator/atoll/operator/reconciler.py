@@ -20,7 +20,7 @@ from atoll.core import api as atoll_api
 from atoll.core import conditions, naming
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import config, errors, resources
-from atoll.operator import events, pools, tenant_pki
+from atoll.operator import events, pools, service_ranges, tenant_pki
 from atoll.operator import plan as plans
 from atoll.operator import settings as operator_settings
 from atoll.operator.provisioners import base
@@ -119,6 +119,7 @@ async def _reconcile(
     if status.get("phase") in (None, "", "Pending", "Failed"):
         await _write_status(context.api, vc, status, "Provisioning", generation)
     await _ensure_namespace(context.api, plan)
+    plan = await _with_service_range(status, plan, context)
     material = await _ensure_pki(context.api, vc, plan, context.settings)
 
     try:
@@ -189,6 +190,35 @@ async def _plan(vc: KubeObject, status: dict[str, Any], context: Context) -> pla
     except plans.PlanError as error:
         raise _Stop("Failed", error.reason, str(error), retry_after=RETRY_FAILED) from error
     return plan
+
+
+async def _with_service_range(
+    status: dict[str, Any], plan: plans.ControlPlanePlan, context: Context
+) -> plans.ControlPlanePlan:
+    """The plan with the tenant's own slice of service addresses (see `service_ranges`)."""
+    if status.get("version") and not status.get("serviceCIDR"):
+        # Running since before it had a slice: its API server keeps the range it has.
+        return plan
+    settings = context.settings
+    try:
+        service_range = await service_ranges.ensure(
+            context.api,
+            name=plan.cluster_namespace,
+            labels=plan.labels,
+            pool=service_ranges.check_pool(
+                settings.tenant_service_ranges, settings.tenant_service_prefix
+            ),
+            prefix=settings.tenant_service_prefix,
+            recorded=status.get("serviceCIDR"),
+        )
+    except service_ranges.RangesExhausted as error:
+        raise _Stop(
+            "Failed", "ServiceRangesExhausted", str(error), retry_after=RETRY_FAILED
+        ) from error
+    if service_range is None:
+        return plan
+    status["serviceCIDR"] = service_range
+    return dataclasses.replace(plan, service_range=service_range)
 
 
 async def _check_pools(
@@ -404,6 +434,9 @@ async def remove(vc: KubeObject, context: Context) -> bool:
                 )
             except errors.NotFound:
                 remaining.remove(name)
+    if not keep_data:
+        # Kept until the super-cluster's last Service in it is gone.
+        await service_ranges.release(context.api, plan.cluster_namespace, metadata["uid"])
     with contextlib.suppress(errors.NotFound):
         await context.api.delete(
             resources.SECRETS.path(

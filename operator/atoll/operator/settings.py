@@ -12,6 +12,7 @@ import pathlib
 
 from atoll.local.nodesim import layout
 from atoll.operator import plan as plans
+from atoll.operator import service_ranges
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +27,9 @@ class Settings:
     cluster_domain: str = "cluster.local"
     health_interval: float = 30.0
     ready_deadline: float = 90.0
+    # Each tenant's Services get addresses from a slice of this pool (see `service_ranges`).
+    tenant_service_ranges: str = service_ranges.DEFAULT_POOL
+    tenant_service_prefix: int = service_ranges.DEFAULT_PREFIX
 
     @property
     def process_root(self) -> pathlib.Path:

@@ -14,6 +14,7 @@ import urllib.parse
 
 from atoll.core import pki
 from atoll.operator import plan as plans
+from atoll.operator import service_ranges
 
 CA_SECRET = "atoll-ca"  # noqa: S105 - the name of a Secret
 CERTS_SECRET = "atoll-certs"  # noqa: S105 - the name of a Secret
@@ -41,7 +42,8 @@ def api_server_names(
         f"{service_dns}.svc",
         f"{service_dns}.svc.{cluster_domain}",
     ]
-    ips = ["127.0.0.1", "10.96.0.1"]
+    # The tenant's `kubernetes` Service holds the first address of its service range.
+    ips = ["127.0.0.1", service_ranges.gateway_address(plan.service_range)]
     extra = list(plan.cert_sans)
     if plan.endpoint:
         # "host", "host:port", "[v6]" or "[v6]:port": the host part is what must match.

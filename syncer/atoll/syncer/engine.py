@@ -232,6 +232,7 @@ class Engine:
             server=vc["status"]["controlPlaneEndpoint"],
             spec=dict(vc.get("spec") or {}),
             pool_label=self.pool_label,
+            service_range=vc["status"].get("serviceCIDR"),
         )
 
     async def _access(self, vc: KubeObject) -> config.ClusterAccess:

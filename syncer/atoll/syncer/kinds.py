@@ -15,9 +15,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from atoll.core import naming
 from atoll.core.kube import resources
-from atoll.syncer import isolation, mapping
+from atoll.syncer import isolation, mapping, service_addresses
 
 KubeObject = dict[str, Any]
 
@@ -40,7 +39,6 @@ TENANT_SLICE_MANAGERS = (
 )
 # Annotations the PersistentVolume binder writes on claims: each cluster's binder keeps its
 # own, and removing the super binder's would make it bind the claim again, for ever.
-REPLACING = f"{naming.LABEL_PREFIX}/replacing-tenant-service"
 BINDER_ANNOTATIONS = ("pv.kubernetes.io/", "volume.kubernetes.io/", "volume.beta.kubernetes.io/")
 
 
@@ -58,6 +56,7 @@ class Kind:
     service_of: Callable[[KubeObject], str | None] = lambda obj: str(obj["metadata"]["name"])
     tenant_selector: str | None = None  # label selector of the tenant watch
     super_annotations: tuple[str, ...] = ()  # annotation prefixes the super side writes
+    create_only: tuple[str, ...] = ()  # spec fields set at creation, immutable after it
 
     @property
     def name(self) -> str:
@@ -117,9 +116,11 @@ NAMESPACED: tuple[Kind, ...] = (
             "ipFamilies",
             "ipFamilyPolicy",
         ),
-        # The record of a tenant Service being created again with the super address: the
-        # syncer clears it itself once the swap is seen through (see tenant_events).
-        super_annotations=(REPLACING,),
+        # The syncer's own records of an address refused and of a tenant Service being
+        # created again (see `service_addresses`).
+        super_annotations=(service_addresses.REPLACING, service_addresses.REFUSED),
+        # The tenant's address where the super-cluster can take it (see `_addresses`).
+        create_only=service_addresses.ADDRESSES,
     ),
     # Endpoints of Services with a selector are made by the super-cluster's own controller.
     Kind(resources.ENDPOINTS, ("subsets",), selectorless_only=True),
@@ -161,8 +162,23 @@ def desired(kind: Kind, tenant: mapping.Tenant, tenant_obj: KubeObject) -> KubeO
             spec.pop(field, None)
         if kind.resource is resources.SERVICES:
             spec["ports"] = [_without_node_port(port) for port in spec.get("ports") or []]
+            spec.update(_addresses(tenant, tenant_obj.get("spec") or {}))
         result["spec"] = spec
     return result
+
+
+def _addresses(tenant: mapping.Tenant, tenant_spec: KubeObject) -> KubeObject:
+    """The cluster IPs a super Service takes from its tenant Service: "None" for a headless
+    one; the tenant's own addresses when they come from its slice, which the super-cluster
+    serves too; else none: the super-cluster picks, and `service_addresses` settles it."""
+    addresses = tenant_spec.get("clusterIPs") or [
+        address for address in [tenant_spec.get("clusterIP")] if address
+    ]
+    if addresses == ["None"]:
+        return {"clusterIP": "None", "clusterIPs": ["None"]}
+    if addresses and all(service_addresses.in_own_range(tenant, item) for item in addresses):
+        return {"clusterIP": addresses[0], "clusterIPs": list(addresses)}
+    return {}
 
 
 def _super_endpoint(tenant: mapping.Tenant, endpoint: dict[str, Any]) -> dict[str, Any]:
@@ -206,7 +222,9 @@ def patch(kind: Kind, want: KubeObject, have: KubeObject) -> KubeObject | None:
         wanted = want.get(field)
         current = have.get(field)
         if field == "spec" and isinstance(current, dict) and isinstance(wanted, dict):
-            # Fields the super-cluster filled in itself (clusterIP, defaults) are not drift.
+            # Fields the super-cluster filled in itself (clusterIP, defaults) are not drift,
+            # and those fixed at creation cannot be changed by a patch.
+            wanted = {key: value for key, value in wanted.items() if key not in kind.create_only}
             if any(current.get(key) != value for key, value in wanted.items()):
                 changes["spec"] = wanted
         elif wanted != current and not (wanted is None and field == "immutable"):

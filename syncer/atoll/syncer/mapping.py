@@ -35,6 +35,9 @@ class Tenant:
     server: str  # the tenant API server's URL
     spec: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False)
     pool_label: str = "apps.openyurt.io/nodepool"
+    # The tenant's own slice of service addresses, which the super-cluster serves too: super
+    # Services take the tenant's address. None: the super-cluster picks, the tenant follows.
+    service_range: str | None = None
 
     @property
     def root(self) -> str:
@@ -56,13 +59,14 @@ def super_namespace(tenant: Tenant, tenant_namespace: str) -> str:
     )
 
 
+def atoll_key(key: str) -> bool:
+    """Whether a label or annotation key is in atoll's own domain (or below it)."""
+    return key.split("/", 1)[0].endswith(naming.LABEL_PREFIX)
+
+
 def _own_keys(mapping: dict[str, str] | None) -> dict[str, str]:
     # A tenant may not write atoll's own keys: ownership must come from the syncer alone.
-    return {
-        key: value
-        for key, value in (mapping or {}).items()
-        if not key.split("/", 1)[0].endswith(naming.LABEL_PREFIX)
-    }
+    return {key: value for key, value in (mapping or {}).items() if not atoll_key(key)}
 
 
 def super_metadata(tenant: Tenant, tenant_obj: KubeObject) -> KubeObject:

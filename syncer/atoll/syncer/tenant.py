@@ -27,6 +27,7 @@ from atoll.syncer import (
     mapping,
     metrics,
     nodes,
+    service_addresses,
     tenant_events,
 )
 
@@ -193,11 +194,11 @@ class TenantSyncer:
         if (
             tenant_obj is None
             and super_obj is not None
-            and tenant_events.replacing(super_obj, self.tenant)
+            and service_addresses.replacing(super_obj, self.tenant)
         ):
-            # Put back with the super address: the swap began and must finish, even when
-            # the syncer that began it died half-way.
-            await tenant_events.finish_replacement(self, super_obj)
+            # A re-creation of the tenant Service began and must finish, even when the
+            # syncer that began it died half-way.
+            await service_addresses.finish_replacement(self, super_obj)
             return
         if tenant_obj is None and kind.resource is resources.PVCS:
             self.engine.volumes.claim_gone(self, key)
@@ -215,11 +216,29 @@ class TenantSyncer:
             if (refusal := self.admission.refusal(kind, tenant_obj)) is not None:
                 await self.refuse(tenant_obj, *refusal)
                 return
-            current = await self.ensure(kind.resource, want, super_obj, tenant_obj, kind.name)
+            try:
+                current = await self.ensure(kind.resource, want, super_obj, tenant_obj, kind.name)
+            except errors.Invalid as error:
+                # The tenant's address is taken on the super-cluster: it picks one, and the
+                # tenant Service gets another (service_addresses).
+                fallback = service_addresses.refused_form(want) if super_obj is None else None
+                if fallback is None:
+                    raise
+                self.log.warning(
+                    "service_address_refused",
+                    kind=kind.name,
+                    namespace=namespace,
+                    name=name,
+                    direction="down",
+                    error=str(error)[:200],
+                )
+                current = await self.ensure(
+                    kind.resource, fallback, super_obj, tenant_obj, kind.name
+                )
             if super_obj is None and current is not None:
                 self.admission.created(kind, key, current)
         if current is not None and kind.resource is resources.SERVICES:
-            await tenant_events.service_address_up(self, tenant_obj, current)
+            await service_addresses.agree(self, tenant_obj, current)
             # Its endpoints may have arrived before it, or a selector come or gone since.
             self._enqueue_endpoints(tenant_obj, super_key)
         if current is not None and kind.resource is resources.PVCS:

@@ -2,7 +2,7 @@
 
 Events explain refusals and mirror the super-cluster's own Events about a tenant's pods and
 services (scheduling, pulling, eviction…) into the tenant, under the tenant object's names.
-A Service's cluster IP and a claim's status come up from their super counterparts.
+A claim's status comes up from its super counterpart.
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ import contextlib
 import datetime
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import errors, resources
-from atoll.syncer import kinds, mapping
+from atoll.syncer import mapping
 
 if TYPE_CHECKING:
     from atoll.syncer import tenant as tenant_module
@@ -24,8 +22,6 @@ if TYPE_CHECKING:
 KubeObject = kube_client.KubeObject
 TENANT_KEY_NAMESPACE = mapping.TENANT_NAMESPACE
 COMPONENT = "atoll-syncer"
-# On a super Service: the tenant Service being created again with the super address.
-REPLACING = kinds.REPLACING
 # What a mirrored Event takes from its super original (besides its name).
 MIRRORED = (
     "type",
@@ -152,105 +148,6 @@ async def event_up(syncer: tenant_module.TenantSyncer, super_key: str) -> None:
     tenant_obj = syncer.informers[kind_name].cache.get(f"{tenant_namespace}/{involved.get('name')}")
     if tenant_obj is not None:
         await mirror_event(syncer, super_event, tenant_obj)
-
-
-async def service_address_up(
-    syncer: tenant_module.TenantSyncer, tenant_service: KubeObject, super_service: KubeObject
-) -> None:
-    """Give the tenant the super-cluster's cluster IP: the only one that routes.
-
-    A cluster IP cannot change, so the tenant Service is created again with the super
-    address (both allocate from the same range). The replacement is written into the super
-    Service first (`REPLACING`): while the tenant Service is briefly gone, and after a syncer
-    that died half-way restarts, the syncer finishes the swap instead of deleting the super
-    Service. A Service held by finalizers is never put into deletion: it keeps its address,
-    and the tenant is told.
-    """
-    if not (tenant_service.get("spec") or {}).get("selector"):
-        # TODO(service-cidr): give each tenant its own slice of the super service range, so
-        # super Services take the tenant's address and nothing is recreated. Until then a
-        # selector-less Service keeps its tenant address: recreating it would let the
-        # tenant's endpoints controller remove the Endpoints its user wrote.
-        return
-    super_ip = (super_service.get("spec") or {}).get("clusterIP")
-    tenant_ip = (tenant_service.get("spec") or {}).get("clusterIP")
-    super_metadata = super_service["metadata"]
-    super_path = resources.SERVICES.path(super_metadata["namespace"], super_metadata["name"])
-    if (
-        super_ip
-        and super_ip == tenant_ip
-        and REPLACING in (super_metadata.get("annotations") or {})
-    ):
-        # The swap is seen through: its record goes.
-        with contextlib.suppress(errors.NotFound):
-            await syncer.engine.api.patch(
-                super_path, {"metadata": {"annotations": {REPLACING: None}}}
-            )
-        return
-    if not super_ip or super_ip in ("None", tenant_ip):
-        return
-    metadata = tenant_service["metadata"]
-    if metadata.get("finalizers"):
-        await syncer.refuse(
-            tenant_service,
-            "AddressKept",
-            f"this Service keeps cluster IP {tenant_ip}, which pods cannot reach: its address "
-            f"must become {super_ip}, which means creating it again, and its finalizers "
-            f"({', '.join(metadata['finalizers'])}) would hold the deletion; remove them",
-        )
-        return
-
-    spec = {
-        name: value
-        for name, value in tenant_service["spec"].items()
-        if name not in ("clusterIP", "clusterIPs")
-    }
-    spec.update(clusterIP=super_ip, clusterIPs=[super_ip])
-    replacement = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "spec": spec,
-        "metadata": {
-            field: metadata[field]
-            for field in ("name", "namespace", "labels", "annotations")
-            if field in metadata
-        },
-    }
-    path = resources.SERVICES.path(metadata["namespace"], metadata["name"])
-    try:
-        recorded = await syncer.engine.api.patch(
-            super_path,
-            {"metadata": {"annotations": {REPLACING: orjson.dumps(replacement).decode()}}},
-        )
-        # The tenant Service's deletion may be handled before the super watch shows this.
-        syncer.engine.super_informers["Service"].observe(recorded)
-        await syncer.api.delete(path, uid=metadata["uid"])
-        await syncer.api.create(resources.SERVICES.path(metadata["namespace"]), replacement)
-    except (errors.NotFound, errors.Conflict, errors.AlreadyExists):
-        return
-    syncer.log.info(
-        "service_address_up",
-        kind="Service",
-        namespace=metadata["namespace"],
-        name=metadata["name"],
-        direction="up",
-        cluster_ip=super_ip,
-    )
-
-
-def replacing(super_service: KubeObject, tenant: mapping.Tenant) -> bool:
-    """Whether `super_service` records a tenant Service swap still to finish."""
-    if not mapping.owned_by(super_service, tenant):
-        return False
-    return REPLACING in (super_service["metadata"].get("annotations") or {})
-
-
-async def finish_replacement(syncer: tenant_module.TenantSyncer, super_service: KubeObject) -> None:
-    """Create the tenant Service a swap removed, from the copy kept in the super Service."""
-    replacement = orjson.loads(super_service["metadata"]["annotations"][REPLACING])
-    namespace = replacement["metadata"]["namespace"]
-    with contextlib.suppress(errors.AlreadyExists):
-        await syncer.api.create(resources.SERVICES.path(namespace), replacement)
 
 
 async def claim_status_up(

@@ -1,14 +1,16 @@
-"""A tenant Service given the super-cluster's address is never lost on the way.
+"""A tenant Service created again for a new address is never lost on the way.
 
-The syncer gives a tenant Service with a selector the super Service's cluster IP by creating
-it again (a cluster IP cannot change). It writes the replacement into the super Service
-first, so a syncer that dies after the deletion finishes the swap once it is back; a Service
-held by finalizers is never put into deletion at all.
+When the super-cluster refuses a tenant Service's address (one of its own Services holds
+it), the syncer creates the tenant Service again (a cluster IP cannot change) so that it
+gets another. It writes the replacement into the super Service first, so a syncer that dies
+after the deletion finishes the re-creation once it is back; a Service held by finalizers is
+never put into deletion at all.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 
 import orjson
 import pytest
@@ -16,7 +18,7 @@ import pytest
 from atoll.core import wait
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import errors, resources
-from atoll.syncer import tenant_events
+from atoll.syncer import service_addresses
 from support import cluster as support_cluster
 from support import invariants, tenants
 
@@ -74,7 +76,7 @@ async def test_a_swap_cut_short_after_the_deletion_is_finished(
         super_path,
         {
             "metadata": {
-                "annotations": {tenant_events.REPLACING: orjson.dumps(replacement).decode()}
+                "annotations": {service_addresses.REPLACING: orjson.dumps(replacement).decode()}
             }
         },
     )
@@ -90,23 +92,32 @@ async def test_a_swap_cut_short_after_the_deletion_is_finished(
 
     async def recorded_swap_cleared() -> bool:
         annotations = (await api.get(super_path))["metadata"].get("annotations") or {}
-        return tenant_events.REPLACING not in annotations
+        return service_addresses.REPLACING not in annotations
 
     assert await wait.until(recorded_swap_cleared, timeout=60, what="the swap record cleared")
     await one.pair.api.delete(resources.SERVICES.path("default", name))
 
 
 async def test_a_service_held_by_finalizers_is_never_put_into_deletion(
+    api: kube_client.Client,
     fault_tenants: list[invariants.TrackedTenant],
 ) -> None:
     one = fault_tenants[0]
     name = tenants.unique("kept-svc")
     path = resources.SERVICES.path("default", name)
+    # An address of the tenant's slice that a super-cluster Service holds already.
+    assert one.pair.tenant.service_range is not None
+    taken = str(ipaddress.ip_network(one.pair.tenant.service_range).network_address + 251)
+    squatter = tenants.unique("squatter")
+    await api.create(
+        resources.SERVICES.path("default"),
+        {"metadata": {"name": squatter}, "spec": {"clusterIP": taken, "ports": [{"port": 80}]}},
+    )
     await one.pair.api.create(
         resources.SERVICES.path("default"),
         {
             "metadata": {"name": name, "finalizers": [FINALIZER]},
-            "spec": {"selector": {"app": name}, "ports": [{"port": 80}]},
+            "spec": {"selector": {"app": name}, "ports": [{"port": 80}], "clusterIP": taken},
         },
     )
 
@@ -124,6 +135,7 @@ async def test_a_service_held_by_finalizers_is_never_put_into_deletion(
         await one.pair.api.patch(path, {"metadata": {"finalizers": None}})
         with contextlib.suppress(errors.NotFound):
             await one.pair.api.delete(path)
+        await api.delete(resources.SERVICES.path("default", squatter))
 
     assert FINALIZER in message
     assert "deletionTimestamp" not in tenant_service["metadata"]

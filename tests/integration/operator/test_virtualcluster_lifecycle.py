@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 
@@ -11,6 +12,7 @@ from atoll.core import api as atoll_api
 from atoll.core import naming, wait
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import errors, resources
+from atoll.operator import service_ranges
 from support import cluster as support_cluster
 from support import vcs
 
@@ -55,8 +57,8 @@ async def test_two_virtual_clusters_are_isolated(api: kube_client.Client, namesp
         "right",
         {"controlPlane": {"datastore": {"type": "kine", "mode": "dedicated"}}},
     )
-    await vcs.wait_phase(api, namespace, "left", "Running")
-    await vcs.wait_phase(api, namespace, "right", "Running")
+    left_vc = await vcs.wait_phase(api, namespace, "left", "Running")
+    right_vc = await vcs.wait_phase(api, namespace, "right", "Running")
     left = await vcs.tenant_access(api, namespace, "left")
     right = await vcs.tenant_access(api, namespace, "right")
 
@@ -77,6 +79,18 @@ async def test_two_virtual_clusters_are_isolated(api: kube_client.Client, namesp
 
     assert left.ca_pem != right.ca_pem
     assert "only-left" not in {item["metadata"]["name"] for item in right_namespaces["items"]}
+
+    # Each has a slice of service addresses of its own, which the super-cluster serves.
+    pool = ipaddress.ip_network(service_ranges.DEFAULT_POOL)
+    ranges = []
+    for vc in (left_vc, right_vc):
+        held_path = service_ranges.SERVICE_CIDRS.path(name=vc["status"]["clusterNamespace"])
+        held = await api.get(held_path)
+        assert held["spec"]["cidrs"] == [vc["status"]["serviceCIDR"]]
+        assert held["metadata"]["labels"][naming.VC_UID] == vc["metadata"]["uid"]
+        ranges.append(ipaddress.ip_network(vc["status"]["serviceCIDR"]))
+    assert not ranges[0].overlaps(ranges[1])
+    assert all(network.subnet_of(pool) for network in ranges)  # type: ignore[arg-type]
 
 
 async def test_pause_stops_the_control_plane_and_resume_keeps_its_data(
@@ -124,6 +138,8 @@ async def test_delete_leaves_no_process_file_secret_or_namespace(
         await api.get(resources.NAMESPACES.path(name=cluster_namespace))
     with pytest.raises(errors.NotFound):
         await api.get(resources.SECRETS.path(namespace, "doomed-kubeconfig"))
+    # Its slice of service addresses goes once the super-cluster has released the last one.
+    assert await vcs.wait_gone(api, service_ranges.SERVICE_CIDRS.path(name=cluster_namespace))
 
 
 async def test_retain_keeps_the_data_folder(

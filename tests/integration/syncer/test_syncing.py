@@ -71,28 +71,6 @@ async def test_deployment_runs_on_the_super_cluster_and_shows_running_in_the_ten
         assert ready[0]["status"] == "True"
 
 
-async def test_service_gets_the_super_cluster_ip(
-    api: kube_client.Client, tenant_a: tenants.TenantPair
-) -> None:
-    name = tenants.unique("svc")
-    await tenant_a.api.create(
-        resources.SERVICES.path("default"),
-        {"metadata": {"name": name}, "spec": {"selector": {"app": name}, "ports": [{"port": 80}]}},
-    )
-    super_path = resources.SERVICES.path(tenant_a.super_namespace("default"), name)
-
-    async def same_address() -> str | None:
-        try:
-            super_service = await api.get(super_path)
-            tenant_service = await tenant_a.api.get(resources.SERVICES.path("default", name))
-        except errors.NotFound:
-            return None
-        super_ip = super_service["spec"]["clusterIP"]
-        return super_ip if tenant_service["spec"]["clusterIP"] == super_ip else None
-
-    assert await wait.until(same_address, timeout=60, what="the tenant to see the super IP")
-
-
 async def test_selectorless_service_brings_its_endpoints_down(
     api: kube_client.Client, tenant_a: tenants.TenantPair
 ) -> None:
@@ -235,6 +213,32 @@ async def test_deleting_in_the_tenant_cascades_to_the_super_cluster(
     assert await tenants.wait_until_missing(
         api, resources.NAMESPACES.path(name=super_namespace), timeout=120
     )
+
+
+async def test_pod_annotations_follow_the_tenant_and_leave_super_side_ones_alone(
+    api: kube_client.Client, tenant_a: tenants.TenantPair
+) -> None:
+    name = tenants.unique("annotated")
+    body = tenants.pod(name)
+    body["metadata"]["annotations"] = {"team": "shop", "owner": "ana"}
+    await tenant_a.api.create(resources.PODS.path("default"), body)
+    await tenants.wait_for_pod(tenant_a.api, "default", name)
+    super_path = resources.PODS.path(tenant_a.super_namespace("default"), name)
+    # What a super-side component (a network plugin, say) writes on the pod.
+    await api.patch(super_path, {"metadata": {"annotations": {"cni.example/ip": "10.1.2.3"}}})
+
+    await tenant_a.api.patch(
+        resources.PODS.path("default", name),
+        {"metadata": {"annotations": {"team": None, "owner": "bo"}}},
+    )
+
+    async def followed() -> dict[str, str] | None:
+        annotations: dict[str, str] = (await api.get(super_path))["metadata"]["annotations"]
+        done = "team" not in annotations and annotations.get("owner") == "bo"
+        return annotations if done else None
+
+    annotations = await wait.until(followed, timeout=60, what="the super pod's annotations")
+    assert annotations["cni.example/ip"] == "10.1.2.3"
 
 
 async def test_super_object_not_owned_is_never_touched(

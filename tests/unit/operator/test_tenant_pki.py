@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import ipaddress
 from typing import Any
@@ -270,3 +271,12 @@ def test_files_hold_every_pem_under_its_secret_key_name() -> None:
     assert set(files) == set(material.ca_data()) | set(material.certs_data())
     assert files["ca.crt"] == material.pairs["ca"].cert_pem
     assert files["service-account.pub"] == material.signing_key.public_pem
+
+
+def test_the_api_server_answers_to_the_first_address_of_its_service_range() -> None:
+    plan = dataclasses.replace(make_plan(), service_range="10.112.32.0/20")
+
+    _, ips = tenant_pki.api_server_names(plan)
+
+    assert "10.112.32.1" in ips
+    assert "10.96.0.1" not in ips

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from atoll.syncer import kinds, mapping
+from atoll.syncer import kinds, mapping, service_addresses
 
 UID = "6f1c3a52-0d8e-4c5b-9a7e-2b1d4f6e8c90"
 TENANT = mapping.Tenant("dev", "team-a", UID, "https://vc.example:6443")
@@ -188,3 +188,61 @@ def test_a_changed_claim_annotation_is_patched_keeping_the_binders() -> None:
     assert annotations["team"] == "db"
     assert annotations["gone"] is None
     assert not set(BINDER) & set(annotations)
+
+
+SERVICES = kinds.BY_NAME["Service"]
+SLICED = mapping.Tenant(
+    "dev", "team-a", UID, "https://vc.example:6443", service_range="10.112.16.0/20"
+)
+
+
+def tenant_service(**spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "namespace": "shop", "uid": "service-uid"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "nodePort": 30080}], **spec},
+    }
+
+
+@pytest.mark.parametrize(
+    ("tenant", "spec", "expected"),
+    [
+        pytest.param(
+            SLICED,
+            {"clusterIP": "10.112.16.9", "clusterIPs": ["10.112.16.9"]},
+            {"clusterIP": "10.112.16.9", "clusterIPs": ["10.112.16.9"]},
+            id="from-its-slice",
+        ),
+        pytest.param(SLICED, {"clusterIP": "10.96.0.9"}, {}, id="outside-its-slice"),
+        pytest.param(TENANT, {"clusterIP": "10.96.0.9"}, {}, id="a-tenant-without-a-slice"),
+        pytest.param(
+            TENANT,
+            {"clusterIP": "None", "clusterIPs": ["None"]},
+            {"clusterIP": "None", "clusterIPs": ["None"]},
+            id="headless",
+        ),
+        pytest.param(SLICED, {}, {}, id="not-allocated-yet"),
+    ],
+)
+def test_a_super_service_takes_the_tenants_address_only_from_its_slice(
+    tenant: mapping.Tenant, spec: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    want = kinds.desired(SERVICES, tenant, tenant_service(**spec))
+
+    addresses = {
+        key: want["spec"][key] for key in service_addresses.ADDRESSES if key in want["spec"]
+    }
+    assert addresses == expected
+    assert want["spec"]["ports"] == [{"port": 80}]  # the super-cluster picks node ports
+
+
+def test_a_different_super_address_is_neither_drift_nor_patched() -> None:
+    want = kinds.desired(SERVICES, SLICED, tenant_service(clusterIP="10.112.16.9"))
+    have = {**want, "spec": {**want["spec"], "clusterIP": "10.112.16.44"}}
+    changed = {**want, "spec": {**want["spec"], "selector": {"app": "shop"}}}
+
+    assert kinds.patch(SERVICES, want, have) is None
+    patch = kinds.patch(SERVICES, changed, have)
+    assert patch is not None
+    assert not set(service_addresses.ADDRESSES) & set(patch["spec"])

@@ -128,6 +128,7 @@ def _context(plan: plans.ControlPlanePlan, material: tenant_pki.TenantPki) -> di
         "images": plan.images,
         "replicas": plan.replicas,
         "extra_args": plan.extra_args,
+        "service_range": plan.service_range,
         "controllers": plans.TENANT_CONTROLLERS,
         "resources": {
             component: plan.resources.get(component) or {}

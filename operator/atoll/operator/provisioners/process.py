@@ -176,6 +176,7 @@ class ProcessProvisioner:
                 chosen,
                 authorization_modes="RBAC",
                 front_proxy=True,
+                service_range=plan.service_range,
                 extra_args=plan.extra_args.get("apiServer", ()),
             ),
             components.kube_controller_manager(
@@ -184,6 +185,7 @@ class ProcessProvisioner:
                 chosen,
                 controllers=plans.TENANT_CONTROLLERS,
                 serving=False,
+                service_range=plan.service_range,
                 extra_args=plan.extra_args.get("controllerManager", ()),
             ),
         ]
