@@ -116,7 +116,9 @@ def test_super_pod_metadata_is_mapped_and_owned_with_nothing_forged_or_server_se
 
     assert result["apiVersion"] == "v1"
     assert result["kind"] == "Pod"
-    assert result["metadata"] == mapping.super_metadata(TENANT, tenant_pod())
+    expected = mapping.super_metadata(TENANT, tenant_pod())
+    expected["annotations"][translate.TENANT_ANNOTATIONS] = "note"
+    assert result["metadata"] == expected
     assert result["metadata"]["namespace"] == super_ns("web")
     assert result["metadata"]["labels"] == {"app": "web", **TENANT.labels}
     assert result["metadata"]["annotations"][mapping.TENANT_UID] == POD_UID
@@ -528,6 +530,31 @@ def test_the_mutable_parts_are_patched() -> None:
             ],
         },
     }
+
+
+def test_an_annotation_the_tenant_removed_goes_and_super_side_ones_stay() -> None:
+    pod = tenant_pod()
+    pod["metadata"]["annotations"]["team"] = "shop"
+    current = existing(translate.super_pod(context(), pod))
+    del pod["metadata"]["annotations"]["team"]
+
+    patch = translate.needs_update(translate.super_pod(context(), pod), current)
+
+    # The CNI plugin's annotation (see `existing`) was never the tenant's: it stays.
+    assert patch == {
+        "metadata": {"annotations": {"team": None, translate.TENANT_ANNOTATIONS: "note"}}
+    }
+
+
+def test_a_super_pod_without_a_record_loses_no_annotation() -> None:
+    # Made before the record was kept: nothing says which annotations were the tenant's.
+    current = existing(translate.super_pod(context(), tenant_pod()))
+    del current["metadata"]["annotations"][translate.TENANT_ANNOTATIONS]
+    current["metadata"]["annotations"]["team"] = "shop"
+
+    patch = translate.needs_update(translate.super_pod(context(), tenant_pod()), current)
+
+    assert patch == {"metadata": {"annotations": {translate.TENANT_ANNOTATIONS: "note"}}}
 
 
 def test_image_patches_name_only_the_changed_containers() -> None:

@@ -29,6 +29,9 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on
 # The super API server works these out itself (from the PriorityClass and RuntimeClass) and
 # refuses a pod whose values disagree; ephemeral containers may not be set on create at all.
 DERIVED_FIELDS = ("priority", "preemptionPolicy", "overhead", "ephemeralContainers")
+# The tenant's annotation keys a super pod carries: those the tenant removes are removed, and
+# those super-side components wrote (CNI plugins, for one) are left alone.
+TENANT_ANNOTATIONS = f"{naming.LABEL_PREFIX}/tenant-annotations"
 MAX_NAMESERVERS = 3  # the API's limits on a pod's dnsConfig
 MAX_SEARCHES = 32
 
@@ -85,12 +88,11 @@ def super_pod(context: PodContext, tenant_pod: dict[str, Any]) -> dict[str, Any]
     _resolve_as_tenant(context, tenant_pod["metadata"]["namespace"], spec)
 
     placements.apply(context.placement, spec)
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": mapping.super_metadata(context.tenant, tenant_pod),
-        "spec": spec,
-    }
+    metadata = mapping.super_metadata(context.tenant, tenant_pod)
+    copied = sorted(key for key in metadata["annotations"] if not mapping.atoll_key(key))
+    if copied:
+        metadata["annotations"][TENANT_ANNOTATIONS] = ",".join(copied)
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
 
 
 def needs_update(desired: dict[str, Any], super_pod: dict[str, Any]) -> dict[str, Any] | None:
@@ -103,16 +105,19 @@ def needs_update(desired: dict[str, Any], super_pod: dict[str, Any]) -> dict[str
     metadata: dict[str, Any] = {}
     desired_meta, super_meta = desired.get("metadata") or {}, super_pod.get("metadata") or {}
 
-    # Labels follow the tenant exactly (selectors depend on them); annotations are only
-    # added or changed, since super-side components (CNI plugins, for one) annotate pods too.
-    # TODO(pod-annotations): an annotation the tenant removes stays on the super pod; a record
-    # of the keys copied from the tenant would let the patch remove exactly those.
+    # Labels follow the tenant exactly (selectors depend on them). Annotations are added and
+    # changed, and removed only when the super pod's record says they came from the tenant:
+    # super-side components (CNI plugins, for one) annotate pods too.
     labels = _changed(desired_meta.get("labels") or {}, super_meta.get("labels") or {})
     labels |= dict.fromkeys(
         set(super_meta.get("labels") or {}) - set(desired_meta.get("labels") or {})
     )
-    annotations = _changed(
-        desired_meta.get("annotations") or {}, super_meta.get("annotations") or {}
+    desired_annotations = desired_meta.get("annotations") or {}
+    super_annotations = super_meta.get("annotations") or {}
+    annotations = _changed(desired_annotations, super_annotations)
+    recorded = super_annotations.get(TENANT_ANNOTATIONS, "")
+    annotations |= dict.fromkeys(
+        key for key in recorded.split(",") if key and key not in desired_annotations
     )
     if labels:
         metadata["labels"] = labels
