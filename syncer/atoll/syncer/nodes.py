@@ -3,8 +3,11 @@
 A tenant sees a Node for every super node its pods run on (node view `used`, the default)
 or for every node of its pools (`pools`), with the same name, labels, taints, capacity and
 the REAL conditions — a disconnected edge node shows as NotReady/Unknown, as it is. Its
-Lease in `kube-node-lease` is renewed whenever the super node's is, so a healthy node never
-looks silent. The tenant has no node-lifecycle controller, so none of this evicts anything.
+Lease in `kube-node-lease` follows the super node's, so a healthy node never looks silent:
+not every renewal (a kubelet renews every quarter of the lease's duration, and each copy is
+a write to the tenant's API server), but the latest one at least every half duration, so
+the tenant's copy is always valid while the super one is. The tenant has no node-lifecycle
+controller, so none of this evicts anything.
 Virtual nodes that no tenant pod uses any more are removed after a grace period.
 """
 
@@ -28,6 +31,8 @@ UNUSED_GRACE = 60.0
 EDGE_LABEL = "openyurt.io/is-edge-worker"
 NODEPOOL_GROUP = "/apis/apps.openyurt.io"
 POOL_TYPES_INTERVAL = 30.0
+LEASE_STALENESS = 0.5  # of the lease's duration: how far a tenant's copy may lag behind
+DEFAULT_LEASE_SECONDS = 40
 _STATUS_FIELDS = (
     "conditions",
     "capacity",
@@ -52,6 +57,8 @@ class NodeMirror:
         self.nodes = informer.Informer(engine.api, resources.NODES)
         self.leases = informer.Informer(engine.api, resources.LEASES, namespace=NODE_LEASES)
         self._unused_since: dict[tuple[str, str], float] = {}
+        # (tenant, node) → when its lease was last copied, and the holder and duration then
+        self._lease_copied: dict[tuple[str, str], tuple[float, tuple[object, object]]] = {}
         self.pool_types: dict[str, str] = {}  # from OpenYurt's NodePool API, when served
 
     async def run(self) -> None:
@@ -183,6 +190,16 @@ class NodeMirror:
             for key, value in super_lease.get("spec", {}).items()
             if key in ("holderIdentity", "leaseDurationSeconds", "renewTime")
         }
+        key = (syncer.tenant.key, name)
+        identity = (spec.get("holderIdentity"), spec.get("leaseDurationSeconds"))
+        allowed_lag = LEASE_STALENESS * (spec.get("leaseDurationSeconds") or DEFAULT_LEASE_SECONDS)
+        copied = self._lease_copied.get(key)
+        if copied is not None and copied[1] == identity:
+            due = copied[0] + allowed_lag - time.monotonic()
+            if due > 0:
+                # Copied recently: the renewal the super lease holds then is copied when due.
+                syncer.engine.queue.add_later(syncer.tenant.key, ("Lease", name), due)
+                return
         path = resources.LEASES.path(NODE_LEASES, name)
         try:
             await syncer.api.patch(path, {"spec": spec})
@@ -197,6 +214,7 @@ class NodeMirror:
                         "spec": spec,
                     },
                 )
+        self._lease_copied[key] = (time.monotonic(), identity)
 
     def patrol(self, syncer: tenant_module.TenantSyncer) -> None:
         """Queue removal of virtual nodes no tenant pod has used for `UNUSED_GRACE`."""
@@ -212,5 +230,6 @@ class NodeMirror:
     async def remove(self, syncer: tenant_module.TenantSyncer, name: str) -> None:
         syncer.vnodes.discard(name)
         self._unused_since.pop((syncer.tenant.key, name), None)
+        self._lease_copied.pop((syncer.tenant.key, name), None)
         with contextlib.suppress(errors.NotFound):
             await syncer.api.delete(resources.NODES.path(name=name))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime
 
 import pytest
 
@@ -314,3 +315,39 @@ async def test_a_virtual_node_follows_its_super_nodes_labels_both_ways(
         return await tenant_label() is None
 
     await wait.until(removed, timeout=60, what=f"{label} gone from virtual node {node_name}")
+
+
+async def test_a_virtual_nodes_lease_keeps_up_with_its_super_nodes(
+    api: kube_client.Client, tenant_a: tenants.TenantPair
+) -> None:
+    name = tenants.unique("heartbeat")
+    await tenant_a.api.create(resources.PODS.path("default"), tenants.pod(name))
+    node_name = (await tenants.wait_for_pod(tenant_a.api, "default", name))["spec"]["nodeName"]
+    lease_path = resources.LEASES.path("kube-node-lease", node_name)
+
+    async def tenant_lease() -> kube_client.KubeObject | None:
+        try:
+            return await tenant_a.api.get(lease_path)
+        except errors.NotFound:
+            return None
+
+    first = await wait.until(tenant_lease, timeout=60, what=f"the Lease of {node_name}")
+
+    async def renewed() -> kube_client.KubeObject | None:
+        current = await tenant_lease()
+        later = current and current["spec"]["renewTime"] > first["spec"]["renewTime"]
+        return current if later else None
+
+    # The simulated kubelet renews every 10 s; the copy may lag half the 40 s duration.
+    again = await wait.until(renewed, timeout=45, what=f"the Lease of {node_name} renewed")
+    super_lease = await api.get(lease_path)
+
+    assert again["spec"]["holderIdentity"] == super_lease["spec"]["holderIdentity"]
+    assert again["spec"]["leaseDurationSeconds"] == super_lease["spec"]["leaseDurationSeconds"]
+    # Behind by at most half the duration plus one renewal: valid while the super one is.
+    lag = _moment(super_lease["spec"]["renewTime"]) - _moment(again["spec"]["renewTime"])
+    assert 0 <= lag.total_seconds() < super_lease["spec"]["leaseDurationSeconds"]
+
+
+def _moment(text: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
