@@ -199,9 +199,15 @@ def replacing(super_service: KubeObject, tenant: mapping.Tenant) -> bool:
 async def finish_replacement(syncer: tenant_module.TenantSyncer, super_service: KubeObject) -> None:
     """Create the tenant Service a re-creation removed, from the copy in the super Service."""
     replacement = orjson.loads(super_service["metadata"]["annotations"][REPLACING])
-    namespace = replacement["metadata"]["namespace"]
-    with contextlib.suppress(errors.AlreadyExists):
-        await syncer.api.create(resources.SERVICES.path(namespace), replacement)
+    path = resources.SERVICES.path(replacement["metadata"]["namespace"])
+    try:
+        with contextlib.suppress(errors.AlreadyExists):
+            await syncer.api.create(path, replacement)
+    except errors.Invalid:
+        # Its address is taken, or outside the tenant's range now: its API server picks.
+        spec = {key: value for key, value in replacement["spec"].items() if key not in ADDRESSES}
+        with contextlib.suppress(errors.AlreadyExists):
+            await syncer.api.create(path, {**replacement, "spec": spec})
     metadata = super_service["metadata"]
     with contextlib.suppress(errors.NotFound):
         await _record(

@@ -46,10 +46,12 @@ async def addressed(
     return await wait.until(swapped, timeout=60, what=f"Service {name} to show the super IP")
 
 
+@pytest.mark.parametrize("recorded_address", ["its own", "outside its range"])
 async def test_a_swap_cut_short_after_the_deletion_is_finished(
     api: kube_client.Client,
     fault_tenants: list[invariants.TrackedTenant],
     super_cluster: support_cluster.SuperCluster,
+    recorded_address: str,
 ) -> None:
     one = fault_tenants[0]
     name = tenants.unique("cut-svc")
@@ -66,11 +68,13 @@ async def test_a_swap_cut_short_after_the_deletion_is_finished(
     # (with its syncer) is killed first, so it meets that state only when it is back.
     old_pid = invariants.kill_component(super_cluster, "atoll-operator")
     assert old_pid is not None
+    # An address the tenant API server refuses (not of its range) is left to it to pick.
+    address = first["spec"]["clusterIP"] if recorded_address == "its own" else "10.96.0.77"
     replacement = {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": name, "namespace": "default", "labels": {"cut": "short"}},
-        "spec": {**body["spec"], "clusterIP": first["spec"]["clusterIP"]},
+        "spec": {**body["spec"], "clusterIP": address},
     }
     await api.patch(
         super_path,
@@ -89,6 +93,7 @@ async def test_a_swap_cut_short_after_the_deletion_is_finished(
 
     assert again["metadata"]["uid"] != first["metadata"]["uid"]
     assert again["metadata"]["labels"] == {"cut": "short"}
+    assert service_addresses.in_own_range(one.pair.tenant, again["spec"]["clusterIP"])
 
     async def recorded_swap_cleared() -> bool:
         annotations = (await api.get(super_path))["metadata"].get("annotations") or {}
