@@ -98,11 +98,11 @@ async def agree(
     if step == "clear-record":
         with contextlib.suppress(errors.NotFound):
             await _record(syncer, super_path, None)
-    elif step == "recreate-super":
+    elif step == "recreate-super" and not super_metadata.get("deletionTimestamp"):
+        # Its deletion, seen by the super watch, brings the tenant Service back to the queue:
+        # that sync creates it with the tenant's address, or records its refusal.
         with contextlib.suppress(errors.NotFound, errors.Conflict):
             await syncer.engine.api.delete(super_path, uid=super_metadata["uid"])
-        # The next sync creates it with the tenant's address, or records its refusal.
-        syncer.enqueue("Service", _key(tenant_service))
     elif step == "recreate-tenant":
         await _recreate_tenant(syncer, tenant_service, super_service)
 
@@ -213,7 +213,3 @@ async def finish_replacement(syncer: tenant_module.TenantSyncer, super_service: 
         await _record(
             syncer, resources.SERVICES.path(metadata["namespace"], metadata["name"]), None
         )
-
-
-def _key(obj: KubeObject) -> str:
-    return f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
