@@ -210,7 +210,7 @@ def get(
     context: str | None,
     output_format: output.OutputFormat,
 ) -> None:
-    """Show one VirtualCluster: phase, endpoint, pools, conditions."""
+    """Show one VirtualCluster: phase, endpoint, objects synced, pools, conditions."""
     target = connection.resolve(kubeconfig, context)
     vc = connection.run_api(target, lambda api: connection.read_vc(api, namespace, name))
     if output_format != "table":
@@ -225,6 +225,8 @@ def get(
         ("endpoint", status.get("controlPlaneEndpoint")),
         ("namespace", status.get("clusterNamespace")),
         ("kubeconfig", (status.get("kubeconfigSecretRef") or {}).get("name")),
+        ("services", status.get("serviceCIDR")),
+        ("synced", synced_summary(status)),
     ):
         output.stdout.print(f"{label:<12} {value or '-'}")
     if rows := pool_rows(status):
@@ -238,6 +240,12 @@ def get(
             for item in status.get("conditions") or []
         ],
     )
+
+
+def synced_summary(status: dict[str, Any]) -> str:
+    """Super objects the syncer keeps for the tenant, per kind: `ConfigMap 3, Pod 12`."""
+    counts = status.get("syncedObjects") or {}
+    return ", ".join(f"{kind} {count}" for kind, count in sorted(counts.items()))
 
 
 async def read_kubeconfig(api: kube_client.Client, namespace: str, name: str) -> str:

@@ -85,6 +85,33 @@ async def test_describe_shows_status_pools_with_quota_and_events(
     assert "Running" in {event["reason"] for event in described["events"]}
 
 
+async def test_get_shows_objects_synced_and_the_sync_condition(
+    api: kube_client.Client,
+    atoll: Run,
+    cli_namespace: str,
+) -> None:
+    async with kube_client.Client(await vcs.tenant_access(api, cli_namespace, NAME)) as tenant:
+        await tenant.create(
+            resources.CONFIGMAPS.path("default"), {"metadata": {"name": "counted"}, "data": {}}
+        )
+    path = atoll_api.VIRTUALCLUSTERS.path(cli_namespace, NAME)
+
+    async def counted() -> bool:
+        synced = ((await api.get(path)).get("status") or {}).get("syncedObjects") or {}
+        return int(synced.get("ConfigMap", 0)) >= 1
+
+    await wait.until(counted, timeout=60, what="the ConfigMap counted in status.syncedObjects")
+    text = await atoll("get", NAME, "-n", cli_namespace)
+
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    synced = next(line for line in lines if line.startswith("synced"))
+    assert "ConfigMap " in synced
+    assert any(line.split()[:3] == ["Synced", "True", "InSync"] for line in lines), lines
+    services = next(line for line in lines if line.startswith("services"))
+    assert services.split()[1].endswith("/20")
+
+
 async def test_a_missing_virtual_cluster_is_named_with_the_fix(
     atoll: Run, cli_namespace: str
 ) -> None:
