@@ -263,6 +263,7 @@ class Engine:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
         self.queue.forget(key)
+        self.nodes.forget(key)
         metrics.TENANTS.set(len(self.tenants))
         log.info("tenant_stopped", vc=key)
 

@@ -198,7 +198,9 @@ class NodeMirror:
             due = copied[0] + allowed_lag - time.monotonic()
             if due > 0:
                 # Copied recently: the renewal the super lease holds then is copied when due.
-                syncer.engine.queue.add_later(syncer.tenant.key, ("Lease", name), due)
+                syncer.engine.queue.add_later(
+                    syncer.tenant.key, ("Lease", name), due, tenant_side=False
+                )
                 return
         path = resources.LEASES.path(NODE_LEASES, name)
         try:
@@ -215,6 +217,12 @@ class NodeMirror:
                     },
                 )
         self._lease_copied[key] = (time.monotonic(), identity)
+
+    def forget(self, tenant_key: str) -> None:
+        """Drop what is kept about a tenant the engine no longer serves."""
+        for kept in (self._unused_since, self._lease_copied):
+            for key in [key for key in kept if key[0] == tenant_key]:
+                del kept[key]
 
     def patrol(self, syncer: tenant_module.TenantSyncer) -> None:
         """Queue removal of virtual nodes no tenant pod has used for `UNUSED_GRACE`."""

@@ -18,6 +18,12 @@ Order alone does not keep creation quick when every worker is held by a slow sta
 to a busy tenant API server, so super-side items hold at most `super_side_share` of a
 tenant's workers, and some workers ask `get(tenant_side=True)`: they serve only first lanes,
 so a tenant's new pod never waits for a status write to finish.
+
+Mirrored Events (`background_kinds`) wait in a third lane, served when the tenant has
+nothing else waiting: they are advice, not state, and during a burst each one written to a
+busy tenant API server would hold back a pod's status. Kubernetes' own event recorders
+likewise give way under load. So that they still flow under constant load, one item in
+`BACKGROUND_TURNS` goes to them once their oldest has waited `background_patience` seconds.
 """
 
 from __future__ import annotations
@@ -25,12 +31,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import functools
 import time
 
 Item = tuple[str, str]  # (kind, key)
 
 
 TENANT_SIDE_TURNS = 3  # tenant-side items served for each super-side one, when both wait
+BACKGROUND_TURNS = 10  # under load, one item in this many goes to overdue background work
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,48 +60,67 @@ class _TenantQueue:
     super_side: collections.OrderedDict[Item, float] = dataclasses.field(
         default_factory=collections.OrderedDict
     )
+    background: collections.OrderedDict[Item, float] = dataclasses.field(
+        default_factory=collections.OrderedDict
+    )
     active: dict[Item, bool] = dataclasses.field(default_factory=dict)  # → from tenant side
     active_super_side: int = 0
     dirty: dict[Item, bool] = dataclasses.field(default_factory=dict)  # → tenant-side
     served: int = 0  # items served, to interleave the lanes
 
     def __contains__(self, item: Item) -> bool:
-        return item in self.tenant_side or item in self.super_side
+        return any(item in lane for lane in (self.tenant_side, self.super_side, self.background))
 
     def __len__(self) -> int:
-        return len(self.tenant_side) + len(self.super_side)
+        return len(self.tenant_side) + len(self.super_side) + len(self.background)
 
-    def pop(self, *, super_side_allowed: bool) -> tuple[Item, float, bool]:
-        """The next item, when it was queued, and whether it came from the tenant side."""
+    def pop(self, *, super_side_allowed: bool, overdue_since: float) -> tuple[Item, float, bool]:
+        """The next item, when it was queued, and whether it came from the tenant side;
+        background items queued before `overdue_since` are overdue."""
         self.served += 1
-        take_super = self.super_side and (
-            not self.tenant_side or self.served % (TENANT_SIDE_TURNS + 1) == 0
-        )
-        if take_super and super_side_allowed:
-            item, queued_at = self.super_side.popitem(last=False)
-            self.active_super_side += 1
-            self.active[item] = False
-            return item, queued_at, False
+        if super_side_allowed and self.background:
+            idle = not self.tenant_side and not self.super_side
+            overdue = next(iter(self.background.values())) <= overdue_since
+            if idle or (overdue and self.served % BACKGROUND_TURNS == 0):
+                return self._pop_super_side(self.background)
+        if super_side_allowed:
+            super_turn = self.served % (TENANT_SIDE_TURNS + 1) == 0
+            if self.super_side and (super_turn or not self.tenant_side):
+                return self._pop_super_side(self.super_side)
         item, queued_at = self.tenant_side.popitem(last=False)
         self.active[item] = True
         return item, queued_at, True
+
+    def _pop_super_side(
+        self, lane: collections.OrderedDict[Item, float]
+    ) -> tuple[Item, float, bool]:
+        item, queued_at = lane.popitem(last=False)
+        self.active_super_side += 1
+        self.active[item] = False
+        return item, queued_at, False
 
     def release(self, item: Item) -> None:
         if self.active.pop(item, True) is False:
             self.active_super_side -= 1
 
     def oldest(self) -> float | None:
-        return min(
-            (next(iter(lane.values())) for lane in (self.tenant_side, self.super_side) if lane),
-            default=None,
-        )
+        lanes = (self.tenant_side, self.super_side, self.background)
+        return min((next(iter(lane.values())) for lane in lanes if lane), default=None)
 
 
 class FairQueue:
     """`add` from watch events, `get`/`done` in workers, `forget` when a tenant leaves."""
 
-    def __init__(self, per_tenant: int = 32, super_side_share: float = 0.75) -> None:
+    def __init__(
+        self,
+        per_tenant: int = 32,
+        super_side_share: float = 0.75,
+        background_kinds: frozenset[str] = frozenset({"Event"}),
+        background_patience: float = 5.0,
+    ) -> None:
         self.per_tenant = per_tenant
+        self.background_kinds = background_kinds
+        self.background_patience = background_patience
         self.super_side_limit = max(1, int(per_tenant * super_side_share))
         self._tenants: dict[str, _TenantQueue] = {}
         self._turns: collections.deque[str] = collections.deque()  # tenants with work waiting
@@ -106,9 +133,11 @@ class FairQueue:
         if item in queue.active:
             queue.dirty[item] = queue.dirty.get(item, False) or tenant_side
             return
-        if item in queue.tenant_side:
+        if item in queue.tenant_side or item in queue.background:
             return
-        if item in queue.super_side:
+        if item[0] in self.background_kinds:
+            queue.background[item] = time.monotonic()
+        elif item in queue.super_side:
             if not tenant_side:
                 return
             # Promoted: it keeps the time it was first queued.
@@ -122,12 +151,11 @@ class FairQueue:
             self._turns.append(tenant)
         self._wake(tenant_side=tenant_side)
 
-    def add_later(self, tenant: str, item: Item, delay: float) -> None:
-        asyncio.get_running_loop().call_later(delay, self._add_tenant_side, tenant, item)
-
-    def _add_tenant_side(self, tenant: str, item: Item) -> None:
-        # A retry, or a wait for caches: it was due already, so it goes in the first lane.
-        self.add(tenant, item, tenant_side=True)
+    def add_later(self, tenant: str, item: Item, delay: float, *, tenant_side: bool = True) -> None:
+        """Queue `item` in `delay` seconds. A retry, or a wait for caches, was due already,
+        so by default it goes in the first lane."""
+        loop = asyncio.get_running_loop()
+        loop.call_later(delay, functools.partial(self.add, tenant, item, tenant_side=tenant_side))
 
     async def get(self, *, tenant_side: bool = False) -> Taken:
         """The next item for a worker; with `tenant_side`, only from a first lane."""
@@ -141,7 +169,8 @@ class FairQueue:
             queue = self._tenants[tenant]
             item, queued_at, from_tenant_side = queue.pop(
                 super_side_allowed=not tenant_side
-                and queue.active_super_side < self.super_side_limit
+                and queue.active_super_side < self.super_side_limit,
+                overdue_since=time.monotonic() - self.background_patience,
             )
             if queue:
                 self._turns.append(tenant)
@@ -164,7 +193,8 @@ class FairQueue:
         if len(queue.active) >= self.per_tenant:
             return False
         return bool(queue.tenant_side) or (
-            bool(queue.super_side) and queue.active_super_side < self.super_side_limit
+            bool(queue.super_side or queue.background)
+            and queue.active_super_side < self.super_side_limit
         )
 
     def _wake(self, *, tenant_side: bool) -> None:

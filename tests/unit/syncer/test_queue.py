@@ -136,3 +136,57 @@ async def test_tenant_side_workers_leave_status_to_the_others() -> None:
     assert (got.tenant, got.item, got.tenant_side) == ("b", ("Pod", "ns/new"), True)
     general = await asyncio.wait_for(queue.get(), timeout=1.0)
     assert (general.tenant, general.item, general.tenant_side) == ("a", ("Pod", "ns/status"), False)
+
+
+async def test_events_wait_until_the_tenant_has_nothing_else_waiting() -> None:
+    queue = FairQueue()
+    queue.add("a", ("Event", "ns/e1"))
+    queue.add("a", ("Pod", "ns/status"))
+    queue.add("a", ("Pod", "ns/new"), tenant_side=True)
+    queue.add("a", ("Event", "ns/e2"), tenant_side=True)  # a retry stays behind too
+
+    taken = await take(queue, 4)
+
+    assert [item for _tenant, item in taken] == [
+        ("Pod", "ns/new"),
+        ("Pod", "ns/status"),
+        ("Event", "ns/e1"),
+        ("Event", "ns/e2"),
+    ]
+
+
+async def test_another_tenants_events_are_not_held_back_by_a_busy_tenant() -> None:
+    queue = FairQueue()
+    for index in range(10):
+        queue.add("busy", ("Pod", f"ns/p{index}"))
+    queue.add("quiet", ("Event", "ns/e"))
+
+    taken = await take(queue, 2)
+
+    assert ("quiet", ("Event", "ns/e")) in taken
+
+
+async def test_events_count_as_super_side_work_against_the_cap() -> None:
+    queue = FairQueue(per_tenant=4, super_side_share=0.5)
+    for index in range(5):
+        queue.add("a", ("Event", f"ns/e{index}"))
+
+    taken = await take(queue, 2)
+    assert queue.in_flight("a") == 2
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(queue.get(), timeout=0.1)
+    queue.done("a", taken[0][1])
+
+    assert (await asyncio.wait_for(queue.get(), timeout=1.0)).item[0] == "Event"
+
+
+async def test_overdue_events_get_one_turn_in_ten_under_constant_load() -> None:
+    queue = FairQueue(per_tenant=100, background_patience=0.0)
+    queue.add("a", ("Event", "ns/e"))
+    for index in range(30):
+        queue.add("a", ("Pod", f"ns/p{index}"))
+
+    taken = [item for _tenant, item in await take(queue, 10)]
+
+    assert taken.count(("Event", "ns/e")) == 1
+    assert len(taken) == 10
