@@ -546,6 +546,21 @@ def test_an_annotation_the_tenant_removed_goes_and_super_side_ones_stay() -> Non
     }
 
 
+def test_the_last_tenant_annotation_goes_with_its_record_and_then_nothing_is_patched() -> None:
+    pod = tenant_pod()
+    current = existing(translate.super_pod(context(), pod))
+    pod["metadata"]["annotations"] = {}
+
+    patch = translate.needs_update(translate.super_pod(context(), pod), current)
+
+    assert patch == {
+        "metadata": {"annotations": {"note": None, translate.TENANT_ANNOTATIONS: None}}
+    }
+    for key in ("note", translate.TENANT_ANNOTATIONS):
+        del current["metadata"]["annotations"][key]
+    assert translate.needs_update(translate.super_pod(context(), pod), current) is None
+
+
 def test_a_super_pod_without_a_record_loses_no_annotation() -> None:
     # Made before the record was kept: nothing says which annotations were the tenant's.
     current = existing(translate.super_pod(context(), tenant_pod()))

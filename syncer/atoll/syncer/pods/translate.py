@@ -117,7 +117,9 @@ def needs_update(desired: dict[str, Any], super_pod: dict[str, Any]) -> dict[str
     annotations = _changed(desired_annotations, super_annotations)
     recorded = super_annotations.get(TENANT_ANNOTATIONS, "")
     annotations |= dict.fromkeys(
-        key for key in recorded.split(",") if key and key not in desired_annotations
+        key
+        for key in [*recorded.split(","), TENANT_ANNOTATIONS]
+        if key and key in super_annotations and key not in desired_annotations
     )
     if labels:
         metadata["labels"] = labels
