@@ -23,6 +23,9 @@ CLUSTERVERSIONS = resources.Resource(
     GROUP, VERSION, "clusterversions", namespaced=False, kind="ClusterVersion"
 )
 DEFAULT_CLUSTER_VERSION = "default"
+# The Service addresses of a tenant API server without a slice of its own (no
+# status.serviceCIDR): clusters made before slices, or on a super-cluster without ServiceCIDRs.
+UNSLICED_SERVICE_RANGE = "10.96.0.0/16"
 
 
 def crd_dir() -> pathlib.Path:

@@ -17,6 +17,7 @@ CONTROL_PLANE_READY = "ControlPlaneReady"
 VERSION_ACCEPTED = "VersionAccepted"
 NODE_POOLS_VALID = "NodePoolsValid"
 KUBECONFIG_READY = "KubeconfigReady"
+SERVICE_RANGE_READY = "ServiceRangeReady"
 
 
 def now() -> str:

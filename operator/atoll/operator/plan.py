@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal
 
+from atoll.core import api as atoll_api
 from atoll.core import naming
 
 Datastore = Literal["etcd", "kine"]
@@ -29,9 +30,6 @@ TENANT_CONTROLLERS = ",".join(
         "-persistentvolume-attach-detach-controller",
     )
 )
-# The service range every tenant API server had before each got a slice of its own (see
-# `service_ranges`); tenants started with it keep it.
-LEGACY_SERVICE_RANGE = "10.96.0.0/16"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +54,9 @@ class ControlPlanePlan:
     cert_sans: tuple[str, ...]
     endpoint: str | None
     images: dict[str, str]
-    service_range: str = LEGACY_SERVICE_RANGE  # the tenant's Services' addresses
+    # The tenant's Service addresses: its slice (see `service_ranges`), or the range tenants
+    # without one share.
+    service_range: str = atoll_api.UNSLICED_SERVICE_RANGE
 
     @property
     def cluster_namespace(self) -> str:

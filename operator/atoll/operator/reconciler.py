@@ -119,7 +119,7 @@ async def _reconcile(
     if status.get("phase") in (None, "", "Pending", "Failed"):
         await _write_status(context.api, vc, status, "Provisioning", generation)
     await _ensure_namespace(context.api, plan)
-    plan = await _with_service_range(status, plan, context)
+    plan = await _with_service_range(status, plan, generation, context)
     material = await _ensure_pki(context.api, vc, plan, context.settings)
 
     try:
@@ -193,7 +193,7 @@ async def _plan(vc: KubeObject, status: dict[str, Any], context: Context) -> pla
 
 
 async def _with_service_range(
-    status: dict[str, Any], plan: plans.ControlPlanePlan, context: Context
+    status: dict[str, Any], plan: plans.ControlPlanePlan, generation: int, context: Context
 ) -> plans.ControlPlanePlan:
     """The plan with the tenant's own slice of service addresses (see `service_ranges`)."""
     if status.get("version") and not status.get("serviceCIDR"):
@@ -201,7 +201,7 @@ async def _with_service_range(
         return plan
     settings = context.settings
     try:
-        service_range = await service_ranges.ensure(
+        held = await service_ranges.ensure(
             context.api,
             name=plan.cluster_namespace,
             labels=plan.labels,
@@ -211,14 +211,30 @@ async def _with_service_range(
             prefix=settings.tenant_service_prefix,
             recorded=status.get("serviceCIDR"),
         )
-    except service_ranges.RangesExhausted as error:
+    except service_ranges.RangeUnavailable as error:
         raise _Stop(
-            "Failed", "ServiceRangesExhausted", str(error), retry_after=RETRY_FAILED
+            "Failed", "ServiceRangeUnavailable", str(error), retry_after=RETRY_FAILED
         ) from error
-    if service_range is None:
+    if held is None:
         return plan
-    status["serviceCIDR"] = service_range
-    return dataclasses.replace(plan, service_range=service_range)
+    status["serviceCIDR"] = held.service_range
+    # Being deleted, it still routes the addresses given; new Services may be refused one
+    # (the syncer then says so on each). It can only go with the cluster's last Service.
+    status["conditions"] = conditions.set_condition(
+        status.get("conditions") or [],
+        conditions.SERVICE_RANGE_READY,
+        "False" if held.deleting else "True",
+        reason="ServiceCIDRDeleting" if held.deleting else "Served",
+        message=(
+            f"ServiceCIDR {plan.cluster_namespace} is being deleted: new Services may get no "
+            "address that routes; it was deleted by hand, and goes only with the cluster"
+            if held.deleting
+            else f"the super-cluster serves {held.service_range} (ServiceCIDR "
+            f"{plan.cluster_namespace})"
+        ),
+        generation=generation,
+    )
+    return dataclasses.replace(plan, service_range=held.service_range)
 
 
 async def _check_pools(
@@ -434,9 +450,9 @@ async def remove(vc: KubeObject, context: Context) -> bool:
                 )
             except errors.NotFound:
                 remaining.remove(name)
-    if not keep_data:
-        # Kept until the super-cluster's last Service in it is gone.
-        await service_ranges.release(context.api, plan.cluster_namespace, metadata["uid"])
+    # Whatever the policy: retained data keeps no claim on addresses. The super-cluster
+    # removes the ServiceCIDR once its last Service is gone.
+    await service_ranges.release(context.api, plan.cluster_namespace, metadata["uid"])
     with contextlib.suppress(errors.NotFound):
         await context.api.delete(
             resources.SECRETS.path(

@@ -12,17 +12,21 @@ super-cluster already covers — its own range included, whatever the pool says.
 ServiceCIDR is the record: it is named after the cluster's root namespace and labelled with
 its owner, so a pass that died after creating it finds it again instead of taking a second
 slice. Only one allocation runs at a time in the operator (the active replica), and each
-reads the super-cluster afresh.
+reads the super-cluster afresh. The slice goes with the VirtualCluster, whatever its
+deletion policy: retained data keeps no claim on addresses.
 
-A VirtualCluster that ran before it had a slice keeps the address range it was started
-with (`plan.LEGACY_SERVICE_RANGE`): changing a running API server's service range would
-strand its Services. So does every tenant of a super-cluster that serves no ServiceCIDRs
-(before Kubernetes 1.33). The syncer then gives tenant Services the super address instead.
+A running cluster never changes range: its API server would strand its Services. One that
+ran before it had a slice keeps the range tenants without one share
+(`api.UNSLICED_SERVICE_RANGE`), and so does every tenant of a super-cluster that serves no
+ServiceCIDRs (before Kubernetes 1.33); the syncer then gives tenant Services the super
+address where it can. A ServiceCIDR that went missing is made again with the same range, and
+the cluster fails with the reason when that range is taken meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 from collections.abc import Iterable
 
@@ -41,8 +45,9 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _allocating = asyncio.Lock()
 
 
-class RangesExhausted(Exception):
-    """Every slice of the pool is taken; the message says what to do."""
+class RangeUnavailable(Exception):
+    """No range can be given: the pool is full, or the cluster's own range is taken; the
+    message says what to do."""
 
 
 def check_pool(pool: str, prefix: int) -> Network:
@@ -95,6 +100,15 @@ def _owned(service_cidr: KubeObject, vc_uid: str) -> bool:
     return (service_cidr["metadata"].get("labels") or {}).get(naming.VC_UID) == vc_uid
 
 
+@dataclasses.dataclass(frozen=True)
+class Held:
+    """A tenant's range, and whether its ServiceCIDR is being deleted (it then gives no new
+    addresses until it is gone)."""
+
+    service_range: str
+    deleting: bool = False
+
+
 async def ensure(
     api: kube_client.Client,
     *,
@@ -103,12 +117,12 @@ async def ensure(
     pool: Network,
     prefix: int,
     recorded: str | None = None,
-) -> str | None:
+) -> Held | None:
     """The tenant's service range: its ServiceCIDR's, made from the first free slice if new;
     None when the super-cluster serves no ServiceCIDRs.
 
     `recorded` is the range the tenant was given before: when its ServiceCIDR went missing,
-    the same range is taken again if it is still free, so the tenant API server keeps it.
+    the same range is taken again, so that the tenant API server keeps it.
     """
     path = SERVICE_CIDRS.path(name=name)
     vc_uid = labels[naming.VC_UID]
@@ -119,27 +133,34 @@ async def ensure(
             existing = None
         if existing is not None:
             if not _owned(existing, vc_uid):
-                raise RangesExhausted(
+                raise RangeUnavailable(
                     f"ServiceCIDR {name} exists on the super-cluster and is not this "
                     "VirtualCluster's: delete it"
                 )
-            return str(_networks(existing)[0])
+            deleting = bool(existing["metadata"].get("deletionTimestamp"))
+            return Held(str(_networks(existing)[0]), deleting=deleting)
 
         try:
             listing = await api.get(SERVICE_CIDRS.path())
         except errors.NotFound:
             return None
         taken = [network for item in listing["items"] for network in _networks(item)]
-        chosen = first_free(pool, prefix, taken)
         if recorded is not None:
-            previous = ipaddress.ip_network(recorded)
-            if not any(previous.overlaps(network) for network in taken):
-                chosen = previous
-        if chosen is None:
-            raise RangesExhausted(
-                f"every /{prefix} slice of the tenant service pool {pool} is taken: give the "
-                "operator a larger --tenant-service-ranges, or delete VirtualClusters"
-            )
+            chosen = ipaddress.ip_network(recorded)
+            if holders := [network for network in taken if chosen.overlaps(network)]:
+                raise RangeUnavailable(
+                    f"this cluster's ServiceCIDR {name} is gone and its range {recorded} is "
+                    f"now served by another ({', '.join(map(str, holders))}): free that range "
+                    "on the super-cluster; the cluster cannot move to another range"
+                )
+        else:
+            found = first_free(pool, prefix, taken)
+            if found is None:
+                raise RangeUnavailable(
+                    f"every /{prefix} slice of the tenant service pool {pool} is taken: give "
+                    "the operator a larger --tenant-service-ranges, or delete VirtualClusters"
+                )
+            chosen = found
         body = {
             "apiVersion": SERVICE_CIDRS.api_version,
             "kind": SERVICE_CIDRS.kind,
@@ -147,16 +168,7 @@ async def ensure(
             "spec": {"cidrs": [str(chosen)]},
         }
         await api.create(SERVICE_CIDRS.path(), body)
-        return str(chosen)
-
-
-async def find(api: kube_client.Client, name: str, vc_uid: str) -> str | None:
-    """The range of the tenant's ServiceCIDR, or None when it has none."""
-    try:
-        existing = await api.get(SERVICE_CIDRS.path(name=name))
-    except errors.NotFound:
-        return None
-    return str(_networks(existing)[0]) if _owned(existing, vc_uid) else None
+        return Held(str(chosen))
 
 
 async def release(api: kube_client.Client, name: str, vc_uid: str) -> None:

@@ -2,25 +2,30 @@
 
 Normally nothing has to happen: the tenant allocates from its own slice of addresses, which
 the super-cluster serves too, and the super Service is created with the tenant's address
-(`kinds.desired`). Three cases need work, decided by `next_step`:
+(`kinds.desired`). The cases that need work are decided by `next_step`:
 
 - The super-cluster refused the tenant's address (one of its own Services holds it). The
   super Service was created without it (`REFUSED` records which address was refused), and
   the tenant Service is created again without an address, so that its API server picks
   another one from the slice. The super Service is then made again with that one.
-- A tenant without a slice (a super-cluster before ServiceCIDRs, a cluster created before
-  slices) allocates from a range the super-cluster does not route for it: the tenant
-  Service is created again with the super Service's address.
+- A tenant without a slice allocates from a range the super-cluster does not keep for it:
+  the tenant Service is created again with the super Service's address, when its API server
+  can hold that address at all.
 - A super Service whose address differs from a tenant address the super-cluster never
   refused is made again with the tenant's (the super Service is atoll's to replace; the
   tenant's is the user's).
 
-Creating a tenant Service again is done so that nothing is lost if the syncer dies half-way:
-the replacement is first written into the super Service (`REPLACING`), and a syncer that
-finds the tenant Service gone and that record present creates the replacement instead of
-deleting the super Service. A Service held by finalizers is never put into deletion; a
-selector-less one is never created again (its tenant endpoints controller would remove the
-Endpoints its user wrote): both keep an address that does not route, and the tenant is told.
+A tenant Service is created again at most `MAX_RECREATIONS` times (a super-cluster that
+refuses every address of a slice must not make the syncer delete it for ever). When it may
+not be, it keeps an address that does not route and the tenant is told: so does a Service
+held by finalizers (it would never be deleted), and a selector-less one (its tenant endpoints
+controller would remove the Endpoints its user wrote).
+
+Nothing is lost if the syncer dies half-way: the replacement is written into the super
+Service first (`REPLACING`), then the old tenant Service deleted, the replacement created,
+and its uid added to the record. A syncer that finds the tenant Service missing and the
+record present creates the replacement, unless the record names one already made: that one
+is only not seen yet, or its user deleted it since. The record goes once both sides agree.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import TYPE_CHECKING, Literal
 
 import orjson
 
+from atoll.core import api as atoll_api
 from atoll.core import naming
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import errors, resources
@@ -44,10 +50,22 @@ KubeObject = kube_client.KubeObject
 REPLACING = f"{naming.LABEL_PREFIX}/replacing-tenant-service"
 # On a super Service made without the tenant's address: the address the super refused.
 REFUSED = f"{naming.LABEL_PREFIX}/refused-cluster-ip"
-Step = Literal["none", "clear-record", "recreate-super", "recreate-tenant"]
-
-
 ADDRESSES = ("clusterIP", "clusterIPs")  # a Service's, chosen when it is created
+MAX_RECREATIONS = 3  # per tenant Service, while the syncer runs
+Step = Literal["none", "clear-record", "recreate-super", "recreate-tenant", "keep"]
+
+
+def in_own_range(tenant: mapping.Tenant, address: str | None) -> bool:
+    """Whether `address` comes from the tenant's own slice of service addresses."""
+    if tenant.service_range is None or not address or address == "None":
+        return False
+    return ipaddress.ip_address(address) in ipaddress.ip_network(tenant.service_range)
+
+
+def holdable(tenant: mapping.Tenant, address: str) -> bool:
+    """Whether the tenant API server can give a Service `address`."""
+    served = tenant.service_range or atoll_api.UNSLICED_SERVICE_RANGE
+    return ipaddress.ip_address(address) in ipaddress.ip_network(served)
 
 
 def refused_form(want: KubeObject) -> KubeObject | None:
@@ -65,17 +83,14 @@ def refused_form(want: KubeObject) -> KubeObject | None:
     }
 
 
-def in_own_range(tenant: mapping.Tenant, address: str | None) -> bool:
-    """Whether `address` comes from the tenant's own slice of service addresses."""
-    if tenant.service_range is None or not address or address == "None":
-        return False
-    return ipaddress.ip_address(address) in ipaddress.ip_network(tenant.service_range)
-
-
 def next_step(
-    tenant: mapping.Tenant, tenant_service: KubeObject, super_service: KubeObject
+    tenant: mapping.Tenant,
+    tenant_service: KubeObject,
+    super_service: KubeObject,
+    recreated: int = 0,
 ) -> Step:
-    """What brings the two Services to one address (see the module's docstring)."""
+    """What brings the two Services to one address (see the module's docstring);
+    `recreated` counts the times the tenant Service was created again already."""
     tenant_ip = (tenant_service.get("spec") or {}).get("clusterIP")
     super_ip = (super_service.get("spec") or {}).get("clusterIP")
     annotations = super_service["metadata"].get("annotations") or {}
@@ -85,14 +100,21 @@ def next_step(
         return "clear-record" if REPLACING in annotations else "none"
     if in_own_range(tenant, tenant_ip) and annotations.get(REFUSED) != tenant_ip:
         return "recreate-super"
-    return "recreate-tenant"
+    # The tenant Service needs another address: one its API server picks from its slice, or
+    # the super address, which a tenant without a slice may not be able to hold.
+    if recreated >= MAX_RECREATIONS:
+        return "keep"
+    if tenant.service_range is not None or holdable(tenant, super_ip):
+        return "recreate-tenant"
+    return "keep"
 
 
 async def agree(
     syncer: tenant_module.TenantSyncer, tenant_service: KubeObject, super_service: KubeObject
 ) -> None:
     """Take the step `next_step` names for this pair."""
-    step = next_step(syncer.tenant, tenant_service, super_service)
+    key = _key(tenant_service)
+    step = next_step(syncer.tenant, tenant_service, super_service, syncer.recreated[key])
     super_metadata = super_service["metadata"]
     super_path = resources.SERVICES.path(super_metadata["namespace"], super_metadata["name"])
     if step == "clear-record":
@@ -103,18 +125,37 @@ async def agree(
         # that sync creates it with the tenant's address, or records its refusal.
         with contextlib.suppress(errors.NotFound, errors.Conflict):
             await syncer.engine.api.delete(super_path, uid=super_metadata["uid"])
-    elif step == "recreate-tenant":
+    elif step == "keep":
+        await _keep(syncer, tenant_service, super_service)
+    elif step == "recreate-tenant" and await _may_recreate(syncer, tenant_service):
         await _recreate_tenant(syncer, tenant_service, super_service)
+        syncer.recreated[key] += 1
 
 
-async def _recreate_tenant(
+async def _keep(
     syncer: tenant_module.TenantSyncer, tenant_service: KubeObject, super_service: KubeObject
 ) -> None:
-    super_ip = super_service["spec"]["clusterIP"]
     tenant_ip = tenant_service["spec"]["clusterIP"]
+    why = (
+        f"the super-cluster refused {MAX_RECREATIONS} of its addresses"
+        if syncer.tenant.service_range is not None
+        else f"its copy on the super-cluster has {super_service['spec']['clusterIP']}, which "
+        "this cluster's API server cannot give (the cluster has no service range of its own)"
+    )
+    await syncer.refuse(
+        tenant_service,
+        "AddressKept",
+        f"this Service keeps cluster IP {tenant_ip}, which pods cannot reach: {why}; ask the "
+        "super-cluster admin",
+    )
+
+
+async def _may_recreate(syncer: tenant_module.TenantSyncer, tenant_service: KubeObject) -> bool:
+    """Whether the tenant Service may be deleted and created again; says why not."""
     metadata = tenant_service["metadata"]
+    tenant_ip = tenant_service["spec"]["clusterIP"]
     if metadata.get("deletionTimestamp"):
-        return  # on its way out: no address to give it
+        return False  # on its way out: no address to give it
     if not (tenant_service.get("spec") or {}).get("selector"):
         # TODO(service-cidr): a selector-less Service keeps an address the super-cluster
         # refused or does not route; a tenant API server that hands out no address the
@@ -126,7 +167,7 @@ async def _recreate_tenant(
             "super-cluster holds it, and a Service without a selector is not created again "
             "(its Endpoints would be lost); delete it and create it again",
         )
-        return
+        return False
     if metadata.get("finalizers"):
         await syncer.refuse(
             tenant_service,
@@ -135,12 +176,20 @@ async def _recreate_tenant(
             f"created again to get one that routes, and its finalizers "
             f"({', '.join(metadata['finalizers'])}) would hold the deletion; remove them",
         )
-        return
+        return False
+    return True
 
-    # With a slice, the tenant's API server picks another address of it; without, the
-    # tenant takes the super address.
+
+async def _recreate_tenant(
+    syncer: tenant_module.TenantSyncer, tenant_service: KubeObject, super_service: KubeObject
+) -> None:
+    metadata = tenant_service["metadata"]
+    super_metadata = super_service["metadata"]
+    super_path = resources.SERVICES.path(super_metadata["namespace"], super_metadata["name"])
     spec = {name: value for name, value in tenant_service["spec"].items() if name not in ADDRESSES}
-    if not in_own_range(syncer.tenant, tenant_ip):
+    if syncer.tenant.service_range is None:
+        # Without a slice the tenant takes the super address; with one, its API server picks.
+        super_ip = super_service["spec"]["clusterIP"]
         spec.update(clusterIP=super_ip, clusterIPs=[super_ip])
     replacement = {
         "apiVersion": "v1",
@@ -148,12 +197,10 @@ async def _recreate_tenant(
         "spec": spec,
         "metadata": {
             field: metadata[field]
-            for field in ("name", "namespace", "labels", "annotations")
+            for field in ("name", "namespace", "labels", "annotations", "ownerReferences")
             if field in metadata
         },
     }
-    super_metadata = super_service["metadata"]
-    super_path = resources.SERVICES.path(super_metadata["namespace"], super_metadata["name"])
     path = resources.SERVICES.path(metadata["namespace"], metadata["name"])
     try:
         await _record(syncer, super_path, orjson.dumps(replacement).decode())
@@ -163,10 +210,8 @@ async def _recreate_tenant(
             # Deleted or replaced by someone else meanwhile: not the syncer's to create.
             await _record(syncer, super_path, None)
             return
-        with contextlib.suppress(errors.AlreadyExists):
-            await syncer.api.create(resources.SERVICES.path(metadata["namespace"]), replacement)
-        # Done: from now on a deletion of the tenant Service is its user's.
-        await _record(syncer, super_path, None)
+        created = await _create(syncer, replacement)
+        await _record(syncer, super_path, _made(replacement, created))
     except errors.NotFound:
         return  # the super Service went meanwhile; the next sync starts again
     syncer.log.info(
@@ -175,9 +220,28 @@ async def _recreate_tenant(
         namespace=metadata["namespace"],
         name=metadata["name"],
         direction="up",
-        old_ip=tenant_ip,
-        cluster_ip=spec.get("clusterIP"),
+        old_ip=tenant_service["spec"]["clusterIP"],
+        cluster_ip=created["spec"].get("clusterIP"),
     )
+
+
+async def _create(syncer: tenant_module.TenantSyncer, replacement: KubeObject) -> KubeObject:
+    """Create the replacement; its API server picks the address when it refuses the one
+    asked for (taken, or outside its range)."""
+    path = resources.SERVICES.path(replacement["metadata"]["namespace"])
+    metadata = {key: value for key, value in replacement["metadata"].items() if key != "uid"}
+    body = {**replacement, "metadata": metadata}
+    try:
+        return await syncer.api.create(path, body)
+    except errors.Invalid:
+        spec = {key: value for key, value in body["spec"].items() if key not in ADDRESSES}
+        return await syncer.api.create(path, {**body, "spec": spec})
+
+
+def _made(replacement: KubeObject, created: KubeObject) -> str:
+    """The record once the replacement exists: the same, with the uid it was given."""
+    metadata = {**replacement["metadata"], "uid": created["metadata"]["uid"]}
+    return orjson.dumps({**replacement, "metadata": metadata}).decode()
 
 
 async def _record(syncer: tenant_module.TenantSyncer, super_path: str, value: str | None) -> None:
@@ -190,26 +254,36 @@ async def _record(syncer: tenant_module.TenantSyncer, super_path: str, value: st
 
 
 def replacing(super_service: KubeObject, tenant: mapping.Tenant) -> bool:
-    """Whether `super_service` records a tenant Service re-creation still to finish."""
+    """Whether `super_service` records a tenant Service re-creation not yet seen through."""
     if not mapping.owned_by(super_service, tenant):
         return False
     return REPLACING in (super_service["metadata"].get("annotations") or {})
 
 
 async def finish_replacement(syncer: tenant_module.TenantSyncer, super_service: KubeObject) -> None:
-    """Create the tenant Service a re-creation removed, from the copy in the super Service."""
+    """The tenant Service is missing from the cache while a re-creation is recorded."""
     replacement = orjson.loads(super_service["metadata"]["annotations"][REPLACING])
-    path = resources.SERVICES.path(replacement["metadata"]["namespace"])
-    try:
-        with contextlib.suppress(errors.AlreadyExists):
-            await syncer.api.create(path, replacement)
-    except errors.Invalid:
-        # Its address is taken, or outside the tenant's range now: its API server picks.
-        spec = {key: value for key, value in replacement["spec"].items() if key not in ADDRESSES}
-        with contextlib.suppress(errors.AlreadyExists):
-            await syncer.api.create(path, {**replacement, "spec": spec})
     metadata = super_service["metadata"]
-    with contextlib.suppress(errors.NotFound):
-        await _record(
-            syncer, resources.SERVICES.path(metadata["namespace"], metadata["name"]), None
-        )
+    super_path = resources.SERVICES.path(metadata["namespace"], metadata["name"])
+    made = replacement["metadata"].get("uid")
+    if made is None:
+        # The syncer that began it died before creating the replacement.
+        with contextlib.suppress(errors.AlreadyExists):
+            created = await _create(syncer, replacement)
+            await _record(syncer, super_path, _made(replacement, created))
+        return
+    path = resources.SERVICES.path(
+        replacement["metadata"]["namespace"], replacement["metadata"]["name"]
+    )
+    try:
+        await syncer.api.get(path)
+    except errors.NotFound:
+        # Made, and deleted by its user since: the super Service goes the usual way.
+        with contextlib.suppress(errors.NotFound):
+            await _record(syncer, super_path, None)
+        syncer.enqueue("Service", _key(replacement))
+    # Otherwise it exists and the watch has not shown it yet: its event brings it.
+
+
+def _key(obj: KubeObject) -> str:
+    return f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"

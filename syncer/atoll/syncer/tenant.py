@@ -13,6 +13,7 @@ own is reported on the tenant object.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +88,8 @@ class TenantSyncer:
         self.admission = admission.Admission(self)
         # (kind, key) → resourceVersion the syncer's last write of it produced
         self._own_writes: dict[tuple[str, str], str | None] = {}
+        # Tenant Services (namespace/name) created again for an address (service_addresses)
+        self.recreated: collections.Counter[str] = collections.Counter()
         self.log = log.bind(vc=tenant.key)
 
     async def run(self) -> None:

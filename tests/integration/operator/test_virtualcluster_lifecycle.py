@@ -161,6 +161,9 @@ async def test_retain_keeps_the_data_folder(
         )
     )
     assert kept["metadata"]["labels"][naming.RETAINED] == "true"
+    # Retained data keeps no claim on service addresses.
+    root = kept["metadata"]["name"]
+    assert await vcs.wait_gone(api, service_ranges.SERVICE_CIDRS.path(name=root))
 
 
 async def test_operator_killed_mid_provisioning_converges_without_duplicates(

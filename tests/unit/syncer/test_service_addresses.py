@@ -73,6 +73,43 @@ def test_next_step(
     )
 
 
+REFUSED_PAIR = (service("10.112.16.9"), service("10.96.4.4", **{REFUSED: "10.112.16.9"}))
+
+
+@pytest.mark.parametrize(
+    ("tenant", "pair", "recreated", "step"),
+    [
+        pytest.param(
+            UNSLICED,
+            (service("10.96.7.7"), service("10.112.16.5")),
+            0,
+            "keep",
+            id="super-address-unholdable",
+        ),
+        pytest.param(
+            SLICED,
+            REFUSED_PAIR,
+            service_addresses.MAX_RECREATIONS,
+            "keep",
+            id="every-new-address-refused",
+        ),
+        pytest.param(
+            SLICED,
+            REFUSED_PAIR,
+            service_addresses.MAX_RECREATIONS - 1,
+            "recreate-tenant",
+            id="one-more-try",
+        ),
+    ],
+)
+def test_a_tenant_service_is_created_again_only_when_that_can_end_well(
+    tenant: mapping.Tenant, pair: tuple[dict[str, Any], dict[str, Any]], recreated: int, step: str
+) -> None:
+    tenant_service, super_service = pair
+
+    assert service_addresses.next_step(tenant, tenant_service, super_service, recreated) == step
+
+
 def test_a_refused_address_is_left_to_the_super_cluster_and_recorded() -> None:
     want = service("10.112.16.9")
     want["spec"]["clusterIPs"] = ["10.112.16.9"]
