@@ -210,7 +210,12 @@ async def _recreate_tenant(
             # Deleted or replaced by someone else meanwhile: not the syncer's to create.
             await _record(syncer, super_path, None)
             return
-        created = await _create(syncer, replacement)
+        try:
+            created = await _create(syncer, replacement)
+        except errors.AlreadyExists:
+            # Its user made one of that name meanwhile: theirs stands, nothing to finish.
+            await _record(syncer, super_path, None)
+            return
         await _record(syncer, super_path, _made(replacement, created))
     except errors.NotFound:
         return  # the super Service went meanwhile; the next sync starts again
