@@ -714,7 +714,7 @@ def allow_escalation(data: strategies.DataObject, pod: Pod) -> tuple[str, str, s
     if data.draw(strategies.booleans()):
         container["securityContext"]["allowPrivilegeEscalation"] = True
     else:
-        del container["securityContext"]["allowPrivilegeEscalation"]
+        container["securityContext"].pop("allowPrivilegeEscalation", None)
     return "privilegeEscalation", where, "restricted"
 
 
