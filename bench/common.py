@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import pathlib
+import signal
 import statistics
 import time
 
@@ -37,6 +38,16 @@ async def start_bare(root: pathlib.Path) -> float:
     finally:
         for child in reversed(children):
             child.stop()
+
+
+def stop_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so a benchmark stopped from outside still runs its
+    `finally` blocks and takes its super-cluster down instead of leaving it running."""
+
+    def leave(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, leave)
 
 
 def bare_start(root: pathlib.Path) -> float:

@@ -40,6 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     options = parser.parse_args()
+    common.stop_cleanly_on_sigterm()
 
     bare: list[float] = []
     fresh: list[float] = []

@@ -124,6 +124,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--many", type=int, default=20)
     options = parser.parse_args()
+    common.stop_cleanly_on_sigterm()
 
     with tempfile.TemporaryDirectory(prefix="atoll-bench-") as scratch:
         folder = state.StateDir(pathlib.Path(scratch) / "state")

@@ -45,6 +45,7 @@ from typing import Any
 
 import orjson
 
+import common
 import podload
 from atoll.core import api as atoll_api
 from atoll.core import naming, wait
@@ -602,6 +603,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20, help="create calls in flight")
     parser.add_argument("--json", type=pathlib.Path, default=None, help="write figures here")
     options = parser.parse_args()
+    common.stop_cleanly_on_sigterm()
     assert options.pods < QUOTA_PODS, "the fenced VC's quotas must never refuse a pod"
 
     with tempfile.TemporaryDirectory(prefix="atoll-bench-") as scratch:

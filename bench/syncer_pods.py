@@ -816,6 +816,7 @@ def main() -> None:
     parser.add_argument("--keep-logs", type=pathlib.Path, default=None, help="copy logs here")
     parser.add_argument("--json", type=pathlib.Path, default=None, help="write figures here")
     options = parser.parse_args()
+    common.stop_cleanly_on_sigterm()
     assert options.tenants >= 2, "fairness needs a greedy tenant and another"
 
     with tempfile.TemporaryDirectory(prefix="atoll-bench-") as scratch:
