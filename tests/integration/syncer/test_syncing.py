@@ -132,6 +132,35 @@ async def test_pod_mounting_configmap_and_secret_runs(
     assert base64.b64decode(secret["data"]["password"]) == b"s3"
 
 
+async def test_downward_api_files_of_a_pod_name_its_tenant_namespace_and_uid(
+    api: kube_client.Client, tenant_a: tenants.TenantPair
+) -> None:
+    name = tenants.unique("downward")
+    items = [
+        {"path": path, "fieldRef": {"fieldPath": f"metadata.{path}"}}
+        for path in ("namespace", "uid", "name")
+    ]
+    created = await tenant_a.api.create(
+        resources.PODS.path("default"),
+        tenants.pod(name, volumes=[{"name": "info", "downwardAPI": {"items": items}}]),
+    )
+
+    # Running in the tenant: the super API server took the pod with its rewritten volume.
+    await tenants.wait_for_pod(tenant_a.api, "default", name)
+    super_pod = await api.get(resources.PODS.path(tenant_a.super_namespace("default"), name))
+
+    (volume,) = [item for item in super_pod["spec"]["volumes"] if item["name"] == "info"]
+    files = {}
+    for item in volume["downwardAPI"]["items"]:
+        field_path = item["fieldRef"]["fieldPath"]
+        if field_path.startswith("metadata.annotations['"):
+            key = field_path.removeprefix("metadata.annotations['").removesuffix("']")
+            files[item["path"]] = super_pod["metadata"]["annotations"][key]
+        else:
+            files[item["path"]] = super_pod["metadata"][field_path.removeprefix("metadata.")]
+    assert files == {"namespace": "default", "uid": created["metadata"]["uid"], "name": name}
+
+
 async def test_the_super_schedulers_event_shows_on_the_tenant_pod(
     tenant_a: tenants.TenantPair,
 ) -> None:

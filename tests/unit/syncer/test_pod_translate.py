@@ -320,6 +320,42 @@ def test_the_downward_api_tells_the_tenant_namespace_and_uid() -> None:
     assert values["N"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
 
 
+def test_downward_api_files_tell_the_tenant_namespace_and_uid() -> None:
+    def item(path: str) -> dict[str, Any]:
+        return {"path": path, "fieldRef": {"apiVersion": "v1", "fieldPath": path}}
+
+    fields = ["metadata.namespace", "metadata.uid", "metadata.name", "metadata.labels"]
+    volumes = [
+        {"name": "info", "downwardAPI": {"items": [item(path) for path in fields]}},
+        {
+            "name": "mixed",
+            "projected": {"sources": [{"downwardAPI": {"items": [item(fields[0])]}}]},
+        },
+    ]
+    pod = translate.super_pod(context(), tenant_pod(volumes=volumes))
+
+    def read(field_path: str) -> Any:
+        """What the super kubelet would write for `field_path`, read off the super pod."""
+        if field_path.startswith("metadata.annotations["):
+            key = field_path.removeprefix("metadata.annotations['").removesuffix("']")
+            return pod["metadata"]["annotations"][key]
+        return pod["metadata"][field_path.removeprefix("metadata.")]
+
+    info, mixed = pod["spec"]["volumes"]
+    files = {
+        entry["path"]: read(entry["fieldRef"]["fieldPath"])
+        for entry in info["downwardAPI"]["items"]
+    }
+    (projected,) = mixed["projected"]["sources"][0]["downwardAPI"]["items"]
+
+    assert files["metadata.namespace"] == "web"
+    assert files["metadata.uid"] == POD_UID
+    assert files["metadata.name"] == "app"
+    assert files["metadata.labels"] == pod["metadata"]["labels"]
+    assert read(projected["fieldRef"]["fieldPath"]) == "web"
+    assert projected["fieldRef"]["apiVersion"] == "v1"
+
+
 # --- pod affinity -------------------------------------------------------------------------
 
 

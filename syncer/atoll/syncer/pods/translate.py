@@ -32,6 +32,11 @@ DERIVED_FIELDS = ("priority", "preemptionPolicy", "overhead", "ephemeralContaine
 # The tenant's annotation keys a super pod carries: those the tenant removes are removed, and
 # those super-side components wrote (CNI plugins, for one) are left alone.
 TENANT_ANNOTATIONS = f"{naming.LABEL_PREFIX}/tenant-annotations"
+# Downward-API fields that differ on the super pod, and the annotation that holds the tenant's.
+DOWNWARD_RECORDS = {
+    "metadata.namespace": mapping.TENANT_NAMESPACE,
+    "metadata.uid": mapping.TENANT_UID,
+}
 MAX_NAMESERVERS = 3  # the API's limits on a pod's dnsConfig
 MAX_SEARCHES = 32
 
@@ -82,6 +87,7 @@ def super_pod(context: PodContext, tenant_pod: dict[str, Any]) -> dict[str, Any]
     spec["automountServiceAccountToken"] = False
     for volume in spec.get("volumes") or []:
         _use_tenant_token(context, volume)
+        _downward_files_as_tenant(volume)
     for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
         _aim_at_tenant(context, tenant_pod["metadata"], container)
     _confine_pod_affinity(context, spec)
@@ -224,6 +230,22 @@ def _without_paths(source: dict[str, Any], taken: set[str]) -> dict[str, Any] | 
     return trimmed
 
 
+def _downward_files_as_tenant(volume: dict[str, Any]) -> None:
+    """Downward-API files of the pod's namespace and uid read the tenant's, from the
+    ownership record the super pod carries in its annotations (the pod's name is the same).
+
+    TODO(downward-api): a file of all labels or all annotations (`metadata.labels`,
+    `metadata.annotations`) also lists atoll's ownership keys.
+    """
+    sources = [volume, *((volume.get("projected") or {}).get("sources") or [])]
+    for source in sources:
+        for item in (source.get("downwardAPI") or {}).get("items") or []:
+            field_ref = item.get("fieldRef") or {}
+            record = DOWNWARD_RECORDS.get(str(field_ref.get("fieldPath")))
+            if record is not None:
+                item["fieldRef"] = {**field_ref, "fieldPath": f"metadata.annotations['{record}']"}
+
+
 def _aim_at_tenant(
     context: PodContext, metadata: dict[str, Any], container: dict[str, Any]
 ) -> None:
@@ -236,8 +258,6 @@ def _aim_at_tenant(
         {"name": "KUBERNETES_SERVICE_PORT_HTTPS", "value": port},
     ]
     # The downward API would tell the super pod's namespace and uid: give the tenant's.
-    # TODO(downward-api): downwardAPI volume files (outside the token volume) still show the
-    # super pod's namespace and uid; projecting them from a Secret would fix that too.
     tenant_fields = {"metadata.namespace": metadata["namespace"], "metadata.uid": metadata["uid"]}
     env = []
     for item in container.get("env") or []:
