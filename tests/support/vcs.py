@@ -51,6 +51,18 @@ async def wait_gone(api: kube_client.Client, path: str, timeout: float = 120) ->
     return await wait.until(gone, timeout=timeout, what=f"{path} to be gone")
 
 
+async def wait_present(api: kube_client.Client, path: str, timeout: float = 60) -> KubeObject:
+    """The object at `path`, once it exists."""
+
+    async def found() -> KubeObject | None:
+        try:
+            return await api.get(path)
+        except errors.NotFound:
+            return None
+
+    return await wait.until(found, timeout=timeout, what=f"{path} to exist")
+
+
 def condition(vc: KubeObject, type_: str) -> dict[str, Any]:
     found: list[dict[str, Any]] = [
         item for item in vc["status"]["conditions"] if item["type"] == type_

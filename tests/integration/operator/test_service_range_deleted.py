@@ -16,7 +16,7 @@ import pytest
 from atoll.core import api as atoll_api
 from atoll.core import conditions, naming, wait
 from atoll.core.kube import client as kube_client
-from atoll.core.kube import errors, resources
+from atoll.core.kube import resources
 from atoll.operator import service_ranges
 from support import vcs
 
@@ -26,16 +26,6 @@ KubeObject = kube_client.KubeObject
 
 # The operator looks at each VirtualCluster at least this often (its health timer) plus slack.
 NOTICED_WITHIN = 90.0
-
-
-async def super_service(api: kube_client.Client, path: str) -> KubeObject:
-    async def found() -> KubeObject | None:
-        try:
-            return await api.get(path)
-        except errors.NotFound:
-            return None
-
-    return await wait.until(found, timeout=60, what=f"super Service {path}")
 
 
 async def test_a_range_deleted_by_hand_is_reported_kept_until_the_cluster_goes(
@@ -57,7 +47,7 @@ async def test_a_range_deleted_by_hand_is_reported_kept_until_the_cluster_goes(
     super_namespace = naming.tenant_namespace(
         namespace, "cidr", created["metadata"]["uid"], "default"
     )
-    twin = await super_service(api, resources.SERVICES.path(super_namespace, "web"))
+    twin = await vcs.wait_present(api, resources.SERVICES.path(super_namespace, "web"))
     address = tenant_service["spec"]["clusterIP"]
     assert twin["spec"]["clusterIP"] == address
     assert ipaddress.ip_address(address) in ipaddress.ip_network(service_range)

@@ -17,7 +17,7 @@ from atoll.core import wait
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import errors, resources
 from atoll.syncer import service_addresses
-from support import tenants
+from support import tenants, vcs
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.cluster]
 
@@ -32,15 +32,9 @@ def service(name: str, **spec: object) -> KubeObject:
 
 
 async def super_twin(api: kube_client.Client, pair: tenants.TenantPair, name: str) -> KubeObject:
-    path = resources.SERVICES.path(pair.super_namespace("default"), name)
-
-    async def found() -> KubeObject | None:
-        try:
-            return await api.get(path)
-        except errors.NotFound:
-            return None
-
-    return await wait.until(found, timeout=60, what=f"super Service {name}")
+    return await vcs.wait_present(
+        api, resources.SERVICES.path(pair.super_namespace("default"), name)
+    )
 
 
 async def test_the_super_service_takes_the_address_the_tenant_was_given(

@@ -11,7 +11,7 @@ from atoll.core import wait
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import errors, resources
 from atoll.syncer import mapping
-from support import tenants
+from support import downward, tenants
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.cluster]
 
@@ -150,14 +150,10 @@ async def test_downward_api_files_of_a_pod_name_its_tenant_namespace_and_uid(
     super_pod = await api.get(resources.PODS.path(tenant_a.super_namespace("default"), name))
 
     (volume,) = [item for item in super_pod["spec"]["volumes"] if item["name"] == "info"]
-    files = {}
-    for item in volume["downwardAPI"]["items"]:
-        field_path = item["fieldRef"]["fieldPath"]
-        if field_path.startswith("metadata.annotations['"):
-            key = field_path.removeprefix("metadata.annotations['").removesuffix("']")
-            files[item["path"]] = super_pod["metadata"]["annotations"][key]
-        else:
-            files[item["path"]] = super_pod["metadata"][field_path.removeprefix("metadata.")]
+    files = {
+        item["path"]: downward.resolve(super_pod, item["fieldRef"]["fieldPath"])
+        for item in volume["downwardAPI"]["items"]
+    }
     assert files == {"namespace": "default", "uid": created["metadata"]["uid"], "name": name}
 
 

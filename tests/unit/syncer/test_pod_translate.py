@@ -11,6 +11,7 @@ from atoll.core import naming
 from atoll.syncer import mapping
 from atoll.syncer.pods import placement as placements
 from atoll.syncer.pods import quota, translate
+from support import downward
 
 UID = "6f1c3a52-0d8e-4c5b-9a7e-2b1d4f6e8c90"
 POD_UID = "0b7d2e14-93a1-4f6c-8e25-7c4a9d1b3f08"
@@ -334,16 +335,9 @@ def test_downward_api_files_tell_the_tenant_namespace_and_uid() -> None:
     ]
     pod = translate.super_pod(context(), tenant_pod(volumes=volumes))
 
-    def read(field_path: str) -> Any:
-        """What the super kubelet would write for `field_path`, read off the super pod."""
-        if field_path.startswith("metadata.annotations["):
-            key = field_path.removeprefix("metadata.annotations['").removesuffix("']")
-            return pod["metadata"]["annotations"][key]
-        return pod["metadata"][field_path.removeprefix("metadata.")]
-
     info, mixed = pod["spec"]["volumes"]
     files = {
-        entry["path"]: read(entry["fieldRef"]["fieldPath"])
+        entry["path"]: downward.resolve(pod, entry["fieldRef"]["fieldPath"])
         for entry in info["downwardAPI"]["items"]
     }
     (projected,) = mixed["projected"]["sources"][0]["downwardAPI"]["items"]
@@ -352,7 +346,7 @@ def test_downward_api_files_tell_the_tenant_namespace_and_uid() -> None:
     assert files["metadata.uid"] == POD_UID
     assert files["metadata.name"] == "app"
     assert files["metadata.labels"] == pod["metadata"]["labels"]
-    assert read(projected["fieldRef"]["fieldPath"]) == "web"
+    assert downward.resolve(pod, projected["fieldRef"]["fieldPath"]) == "web"
     assert projected["fieldRef"]["apiVersion"] == "v1"
 
 
