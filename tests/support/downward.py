@@ -15,5 +15,7 @@ def resolve(pod: dict[str, Any], field_path: str) -> Any:
     """The value `field_path` (`metadata.<field>` or `metadata.annotations['<key>']`) has."""
     metadata = pod["metadata"]
     if field_path.startswith(ANNOTATION_PREFIX):
-        return metadata["annotations"][field_path.removeprefix(ANNOTATION_PREFIX)[:-2]]
+        return metadata["annotations"][
+            field_path.removeprefix(ANNOTATION_PREFIX).removesuffix("']")
+        ]
     return metadata[field_path.removeprefix("metadata.")]

@@ -132,20 +132,21 @@ async def test_pod_mounting_configmap_and_secret_runs(
     assert base64.b64decode(secret["data"]["password"]) == b"s3"
 
 
-async def test_downward_api_files_of_a_pod_name_its_tenant_namespace_and_uid(
+async def test_the_downward_api_of_a_pod_names_its_tenant_namespace_and_uid(
     api: kube_client.Client, tenant_a: tenants.TenantPair
 ) -> None:
     name = tenants.unique("downward")
-    items = [
-        {"path": path, "fieldRef": {"fieldPath": f"metadata.{path}"}}
-        for path in ("namespace", "uid", "name")
+    paths = ("namespace", "uid", "name")
+    items = [{"path": path, "fieldRef": {"fieldPath": f"metadata.{path}"}} for path in paths]
+    variables = [
+        {"name": path.upper(), "valueFrom": {"fieldRef": {"fieldPath": f"metadata.{path}"}}}
+        for path in paths
     ]
-    created = await tenant_a.api.create(
-        resources.PODS.path("default"),
-        tenants.pod(name, volumes=[{"name": "info", "downwardAPI": {"items": items}}]),
-    )
+    body = tenants.pod(name, volumes=[{"name": "info", "downwardAPI": {"items": items}}])
+    body["spec"]["containers"][0]["env"] = variables
+    created = await tenant_a.api.create(resources.PODS.path("default"), body)
 
-    # Running in the tenant: the super API server took the pod with its rewritten volume.
+    # Running in the tenant: the super API server took the pod with its rewritten fields.
     await tenants.wait_for_pod(tenant_a.api, "default", name)
     super_pod = await api.get(resources.PODS.path(tenant_a.super_namespace("default"), name))
 
@@ -154,7 +155,16 @@ async def test_downward_api_files_of_a_pod_name_its_tenant_namespace_and_uid(
         item["path"]: downward.resolve(super_pod, item["fieldRef"]["fieldPath"])
         for item in volume["downwardAPI"]["items"]
     }
-    assert files == {"namespace": "default", "uid": created["metadata"]["uid"], "name": name}
+    values = {
+        item["name"].lower(): downward.resolve(
+            super_pod, item["valueFrom"]["fieldRef"]["fieldPath"]
+        )
+        for item in super_pod["spec"]["containers"][0]["env"]
+        if "valueFrom" in item
+    }
+    expected = {"namespace": "default", "uid": created["metadata"]["uid"], "name": name}
+    assert files == expected
+    assert values == expected
 
 
 async def test_the_super_schedulers_event_shows_on_the_tenant_pod(

@@ -313,11 +313,11 @@ def test_the_downward_api_tells_the_tenant_namespace_and_uid() -> None:
         field("UID", "metadata.uid"),
         field("N", "spec.nodeName"),
     ]
-    spec = super_spec(tenant_pod(containers=[container(env=env)]))
+    pod = translate.super_pod(context(), tenant_pod(containers=[container(env=env)]))
 
-    values = env_of(spec["containers"][0])
-    assert values["NS"] == "web"
-    assert values["UID"] == POD_UID
+    values = env_of(pod["spec"]["containers"][0])
+    assert downward.resolve(pod, values["NS"]["fieldRef"]["fieldPath"]) == "web"
+    assert downward.resolve(pod, values["UID"]["fieldRef"]["fieldPath"]) == POD_UID
     assert values["N"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
 
 
@@ -345,7 +345,7 @@ def test_downward_api_files_tell_the_tenant_namespace_and_uid() -> None:
     assert files["metadata.namespace"] == "web"
     assert files["metadata.uid"] == POD_UID
     assert files["metadata.name"] == "app"
-    assert files["metadata.labels"] == pod["metadata"]["labels"]
+    assert info["downwardAPI"]["items"][3]["fieldRef"]["fieldPath"] == "metadata.labels"
     assert downward.resolve(pod, projected["fieldRef"]["fieldPath"]) == "web"
     assert projected["fieldRef"]["apiVersion"] == "v1"
 

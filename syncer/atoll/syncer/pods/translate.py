@@ -89,7 +89,7 @@ def super_pod(context: PodContext, tenant_pod: dict[str, Any]) -> dict[str, Any]
         _use_tenant_token(context, volume)
         _downward_files_as_tenant(volume)
     for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
-        _aim_at_tenant(context, tenant_pod["metadata"], container)
+        _aim_at_tenant(context, container)
     _confine_pod_affinity(context, spec)
     _resolve_as_tenant(context, tenant_pod["metadata"]["namespace"], spec)
 
@@ -231,8 +231,7 @@ def _without_paths(source: dict[str, Any], taken: set[str]) -> dict[str, Any] | 
 
 
 def _downward_files_as_tenant(volume: dict[str, Any]) -> None:
-    """Downward-API files of the pod's namespace and uid read the tenant's, from the
-    ownership record the super pod carries in its annotations (the pod's name is the same).
+    """Downward-API files of the pod's namespace and uid give the tenant's (`_tenant_field`).
 
     TODO(downward-api): a file of all labels or all annotations (`metadata.labels`,
     `metadata.annotations`) also lists atoll's ownership keys.
@@ -240,15 +239,20 @@ def _downward_files_as_tenant(volume: dict[str, Any]) -> None:
     sources = [volume, *((volume.get("projected") or {}).get("sources") or [])]
     for source in sources:
         for item in (source.get("downwardAPI") or {}).get("items") or []:
-            field_ref = item.get("fieldRef") or {}
-            record = DOWNWARD_RECORDS.get(str(field_ref.get("fieldPath")))
-            if record is not None:
-                item["fieldRef"] = {**field_ref, "fieldPath": f"metadata.annotations['{record}']"}
+            _tenant_field(item)
 
 
-def _aim_at_tenant(
-    context: PodContext, metadata: dict[str, Any], container: dict[str, Any]
-) -> None:
+def _tenant_field(holder: dict[str, Any]) -> None:
+    """Aim the `fieldRef` of a downward-API variable or file at the tenant pod's value where
+    the super pod's differs: the ownership record in the super pod's annotations holds the
+    tenant's namespace and uid (its name is the same)."""
+    field_ref = holder.get("fieldRef") or {}
+    record = DOWNWARD_RECORDS.get(str(field_ref.get("fieldPath")))
+    if record is not None:
+        holder["fieldRef"] = {**field_ref, "fieldPath": f"metadata.annotations['{record}']"}
+
+
+def _aim_at_tenant(context: PodContext, container: dict[str, Any]) -> None:
     # In-cluster clients find the API server through these variables; they go first so that
     # the container's own variables may refer to them.
     port = str(context.api_port)
@@ -257,18 +261,10 @@ def _aim_at_tenant(
         {"name": "KUBERNETES_SERVICE_PORT", "value": port},
         {"name": "KUBERNETES_SERVICE_PORT_HTTPS", "value": port},
     ]
-    # The downward API would tell the super pod's namespace and uid: give the tenant's.
-    tenant_fields = {"metadata.namespace": metadata["namespace"], "metadata.uid": metadata["uid"]}
-    env = []
-    for item in container.get("env") or []:
-        if item.get("name") in SERVICE_ENV:
-            continue
-        field = ((item.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
-        env.append(
-            {"name": item["name"], "value": tenant_fields[field]}
-            if field in tenant_fields
-            else item
-        )
+    env = [item for item in container.get("env") or [] if item.get("name") not in SERVICE_ENV]
+    for item in env:
+        if "valueFrom" in item:
+            _tenant_field(item["valueFrom"])
     container["env"] = [*ours, *env]
 
 
