@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from atoll.core.kube import client as kube_client
 from atoll.core.kube import errors, resources
-from atoll.syncer import mapping
+from atoll.syncer import mapping, volumes
 
 if TYPE_CHECKING:
     from atoll.syncer import tenant as tenant_module
@@ -156,14 +156,16 @@ async def claim_status_up(
     """The tenant claim shows the super claim's phase and capacity.
 
     Bound is the tenant binder's to say, once it has bound the claim to the volume brought
-    up (see `volumes`): said before, the binder would set the claim Pending again.
+    up (see `volumes`): said before, or of a claim naming another volume, the binder would
+    set the claim Pending or Lost again.
     """
     wanted = {
         key: value
         for key, value in (super_claim.get("status") or {}).items()
         if key in ("phase", "accessModes", "capacity")
     }
-    if wanted.get("phase") == "Bound" and not (tenant_claim.get("spec") or {}).get("volumeName"):
+    bound_to = (tenant_claim.get("spec") or {}).get("volumeName")
+    if wanted.get("phase") == "Bound" and bound_to != volumes.bound_volume_name(super_claim):
         return
     current = tenant_claim.get("status") or {}
     if not wanted or all(current.get(key) == value for key, value in wanted.items()):

@@ -93,6 +93,13 @@ def bound_volume_name(super_claim: KubeObject) -> str | None:
     return (super_claim.get("spec") or {}).get("volumeName") or None
 
 
+def named_elsewhere(tenant_claim: KubeObject, super_claim: KubeObject) -> str | None:
+    """The volume `tenant_claim` names, when it is not the one its super counterpart is
+    bound to: a name of the tenant's own choosing (the binder only ever writes a copy's)."""
+    named = (tenant_claim.get("spec") or {}).get("volumeName")
+    return named if named and named != bound_volume_name(super_claim) else None
+
+
 def _claim_key(volume: KubeObject) -> str | None:
     ref = (volume.get("spec") or {}).get("claimRef") or {}
     return f"{ref['namespace']}/{ref['name']}" if ref.get("namespace") and ref.get("name") else None
@@ -125,7 +132,20 @@ class VolumeMirror:
     async def up(
         self, syncer: tenant_module.TenantSyncer, tenant_claim: KubeObject, super_claim: KubeObject
     ) -> None:
-        """Give the tenant the volume `super_claim` is bound to, pre-bound to `tenant_claim`."""
+        """Give the tenant the volume `super_claim` is bound to, pre-bound to `tenant_claim`.
+
+        A claim naming a volume itself gets none: the tenant's binder would never bind it to
+        the copy, and would take the copy's claim reference back each time it was made.
+        """
+        if (named := named_elsewhere(tenant_claim, super_claim)) is not None:
+            await syncer.refuse(
+                tenant_claim,
+                "VolumeNotFound",
+                f"this claim names volume {named}, which this cluster does not have: its "
+                "volumes are brought up from the super-cluster for claims that name none; "
+                "create the claim again without spec.volumeName",
+            )
+            return
         name = bound_volume_name(super_claim)
         super_volume = self.super_volumes.cache.get(name or "")
         if name is None or super_volume is None:

@@ -307,9 +307,21 @@ async def test_a_claim_cannot_bind_to_a_volume_it_names(
         },
     )
     super_claim = await synced(api, resources.PVCS, hostile.super_namespace("default"), name)
+    message = await refused(hostile, name, "VolumeNotFound")
 
     # Bound, if at all, to a volume the super-cluster provisioned for it.
     assert super_claim["spec"].get("volumeName") != "someone-elses-volume"
+    # The tenant is told, and gets no copy of that volume: its binder would take the copy's
+    # claim reference back, and a copy made again each time would never settle.
+    assert "someone-elses-volume" in message
+    tenant_volumes = (await hostile.api.get(resources.PVS.path()))["items"]
+    assert [
+        volume["metadata"]["name"]
+        for volume in tenant_volumes
+        if (volume["spec"].get("claimRef") or {}).get("name") == name
+    ] == []
+    claim = await hostile.api.get(resources.PVCS.path("default", name))
+    assert claim["status"].get("phase") == "Pending"
 
 
 async def test_a_service_cannot_capture_external_addresses(
