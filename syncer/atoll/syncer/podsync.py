@@ -61,6 +61,8 @@ class PodSync:
                 )
             return
 
+        if super_pod is not None or tenant_pod is None:
+            self._settle(syncer, key)
         if tenant_pod is None or (super_pod or {}).get("status", {}).get("phase") in (
             quota.TERMINAL
         ):
@@ -207,6 +209,13 @@ class PodSync:
             if pool is None or inflight_pool == pool:
                 total = quota.add(total, need)
         return total
+
+    def _settle(self, syncer: tenant_module.TenantSyncer, key: str) -> None:
+        """Drop the reservation of pod `key`: its super pod is in the cache, where quotas
+        count it, or its tenant pod is gone. Waiting for `_usage` to see the super pod would
+        keep it for ever when the pod came and went between two admissions."""
+        if (ledger := self.ledgers.get(syncer.tenant.key)) is not None:
+            ledger.inflight.pop(key, None)
 
     def _release(self, syncer: tenant_module.TenantSyncer) -> None:
         """Room may have freed: look again at every pod held back by a quota."""

@@ -86,3 +86,30 @@ async def test_quota_of_five_admits_exactly_five_then_one_more_when_room_frees(
         live = await wait.until(one_more, timeout=90, what="a held pod to be admitted")
         assert len(live) == 5
         assert sum(name in live for name in held) == 1
+
+
+async def test_room_of_a_pod_that_came_and_went_between_admissions_is_reused(
+    api: kube_client.Client,
+) -> None:
+    # One pod's room: the first pod is admitted, runs and is deleted with no other admission
+    # in between; the next must still find the room free.
+    pair = await tenants.running_tenant(
+        api, "single", {"nodePools": [{"name": "edge-b", "quota": {"pods": 1}}]}
+    )
+    super_namespace = pair.super_namespace("default")
+
+    async with pair.api:
+        await pair.api.create(resources.PODS.path("default"), tenants.pod("first"))
+        await tenants.wait_for_pod(pair.api, "default", "first")
+        await pair.api.delete(resources.PODS.path("default", "first"))
+        assert await tenants.wait_until_missing(api, resources.PODS.path(super_namespace, "first"))
+        assert await tenants.wait_until_missing(pair.api, resources.PODS.path("default", "first"))
+
+        await pair.api.create(resources.PODS.path("default"), tenants.pod("second"))
+        second = await tenants.wait_for_pod(pair.api, "default", "second")
+
+    assert not [
+        condition
+        for condition in second["status"].get("conditions") or []
+        if condition.get("reason") == "QuotaExceeded"
+    ]
