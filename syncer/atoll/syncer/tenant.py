@@ -77,6 +77,7 @@ class TenantSyncer:
                 # Pods come by the thousand: kept as JSON text, with the node each is on.
                 compact=resource is resources.PODS,
                 summary=nodes.node_of if resource is resources.PODS else None,
+                log_context={"vc": tenant.key},
             )
             for resource, selector in watched
         }

@@ -112,6 +112,10 @@ async def test_killed_tenant_api_server_is_restarted_by_the_operator(
         return pid if pid != old_api_server and process.pid_alive(pid) else None
 
     await wait.until(restarted, timeout=RESTART_TIMEOUT, what="the operator to restart it")
+    # Each watch the syncer lost meanwhile was logged with the tenant it serves.
+    log = super_cluster.folder.log_file("atoll-operator").read_text().splitlines()
+    failed = [json.loads(line) for line in log if '"watch_failed"' in line]
+    assert one.pair.tenant.key in {entry.get("vc") for entry in failed}
 
     # The restarted API server answers at the same address, and changes flow again.
     await invariants.tenant_answers(one)

@@ -56,7 +56,9 @@ class Informer:
         transform: Callable[[KubeObject], KubeObject] | None = None,
         compact: bool = False,
         summary: Callable[[KubeObject], Any] | None = None,
+        log_context: dict[str, str] | None = None,
     ) -> None:
+        """`log_context`: more key/values for its log lines (the syncer's `vc`, say)."""
         self.client = client
         self.resource = resource
         self.namespace = namespace
@@ -79,7 +81,7 @@ class Informer:
             self._params["fieldSelector"] = field_selector
         self._watch_timeout = watch_timeout
         self._log = structlog.get_logger("atoll.informer").bind(
-            kind=resource.kind or resource.plural, namespace=namespace
+            **(log_context or {}), kind=resource.kind or resource.plural, namespace=namespace
         )
 
     async def events(self) -> AsyncIterator[tuple[str, KubeObject]]:
